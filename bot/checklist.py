@@ -1,0 +1,81 @@
+"""Pressing a checklist button, and keeping the posted checklist in step with the store."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import views
+from bot.cards import mention
+from bot.core import Core, Reply
+from bot.domain import DONE, OPEN, Actor, when
+from bot.ports import Audience, ChatError, ChatPort
+from storage import queries
+
+log = logging.getLogger(__name__)
+
+
+def parse_value(value: str) -> tuple[int, str, str] | None:
+    """`incident-id:item-key:target-state`, or None when the button is not one of ours."""
+    parts = value.split(":")
+    if len(parts) != 3 or not parts[0].isdigit() or parts[2] not in (DONE, OPEN):
+        return None
+    return int(parts[0]), parts[1], parts[2]
+
+
+async def press(core: Core, actor: Actor, value: str, *, channel_id: str | None = None) -> Reply:
+    """Set an item to the state its button names; a press that changes nothing records nothing."""
+    parsed = parse_value(value)
+    if parsed is None:
+        return Reply(card=views.note("That button is out of date. Use the pinned checklist in the war room."))
+    incident_id, key, target = parsed
+    now = core.clock()
+    async with core.db.transaction() as session:
+        incident = await queries.incident(session, incident_id)
+        item = await queries.item(session, incident_id, key)
+        if incident is None or item is None or incident.team_id != actor.team_id:
+            return Reply(card=views.note("I can't find that checklist step any more."))
+        assert item.id is not None
+        changed = await queries.set_item_state(session, item.id, target, actor.user_id, now)
+        if changed:
+            queries.record(
+                session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                action="item.done" if target == DONE else "item.reopened",
+                detail=item.label, at=now, incident_id=incident_id,
+            )
+        else:
+            await session.refresh(item)
+    section = item.section
+
+    async def refresh(port: ChatPort) -> None:
+        await refresh_checklist(core, incident_id, port, sections={section})
+
+    reply = Reply(work=[refresh])
+    if not changed and item.changed_by and item.changed_by != actor.user_id and item.changed_at:
+        verb = "marked done" if item.state == DONE else "reopened"
+        text = f"{mention(item.changed_by)} already {verb} this step at {when(item.changed_at)}; nothing changed."
+        audience = Audience(actor.user_id, channel_id)
+
+        async def tell(port: ChatPort) -> None:
+            await port.tell(audience, views.note(text))
+
+        reply.work.append(tell)
+    return reply
+
+
+async def refresh_checklist(core: Core, incident_id: int, port: ChatPort, *, sections: set[str]) -> None:
+    """Re-render, from the store, each posted message that holds one of these sections."""
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+        items = await queries.items(session, incident_id)
+        posted = await queries.messages(session, incident_id)
+    if incident is None or incident.channel_id is None:
+        return
+    cards = {card.key: card for card in views.checklist_cards(incident, items, core.playbook)}
+    for message in posted:
+        if sections & set(message.card_keys) or not sections:
+            try:
+                await port.update_cards(
+                    message.channel_id, message.message_id, [cards[k] for k in message.card_keys if k in cards]
+                )
+            except ChatError as exc:
+                log.warning("incident %s: checklist update failed (%s)", incident_id, exc.code)

@@ -1,0 +1,45 @@
+"""What every use case is given, and what it hands back to the adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.cards import Card, Form
+from bot.domain import Actor
+from bot.playbook import Playbook
+from bot.ports import ChatPort
+from storage.db import Database
+from storage.models import utcnow
+
+Work = Callable[[ChatPort], Awaitable[None]]
+
+
+@dataclass
+class Core:
+    """The bot's dependencies: the store, the playbook, the clock (tests may pass their own)."""
+
+    db: Database
+    playbook: Playbook
+    clock: Callable[[], datetime] = utcnow
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A command a person typed, as every platform can describe it."""
+
+    actor: Actor
+    channel_id: str
+    text: str
+    delivery_key: str | None = None
+    reply_handle: str | None = None
+
+
+@dataclass
+class Reply:
+    """The adapter shows `card` privately (or opens `form`) at once, then runs `work` after acknowledging."""
+
+    card: Card | None = None
+    form: Form | None = None
+    work: list[Work] = field(default_factory=list)

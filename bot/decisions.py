@@ -1,0 +1,87 @@
+"""Recording decisions: stored in full, posted in the war room, written to the timeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from bot import views
+from bot.cards import FormErrors
+from bot.core import Core, Reply
+from bot.domain import Actor
+from bot.ports import ChatError, ChatPort
+from storage import queries
+from storage.models import Decision
+
+log = logging.getLogger(__name__)
+EMPTY_DECISION = (
+    "Write the decision after the command, for example "
+    "`/breach decision Take the file server offline until it is rebuilt`. "
+    "You can also press **Record decision** on the pinned checklist."
+)
+
+
+async def record_decision(
+    core: Core,
+    actor: Actor,
+    incident_id: int,
+    text: str,
+    rationale: str | None = None,
+    *,
+    delivery_key: str | None = None,
+) -> Reply:
+    """Keep the decision (a repeated delivery is recognised and kept once) and post it in the room."""
+    text = text.strip()
+    rationale = (rationale or "").strip() or None
+    now = core.clock()
+    async with core.db.transaction() as session:
+        await core.db.lock_key(session, f"decision:{incident_id}")
+        incident = await queries.incident(session, incident_id)
+        if incident is None or incident.team_id != actor.team_id:
+            return Reply(card=views.note("I can't find that incident any more."))
+        if delivery_key and await queries.decision_by_delivery(session, incident_id, delivery_key):
+            return Reply(card=views.note("That decision is already recorded."))
+        decision = Decision(
+            incident_id=incident_id, text=text, rationale=rationale,
+            decided_by=actor.user_id, decided_at=now, delivery_key=delivery_key,
+        )
+        session.add(decision)
+        await session.flush()
+        number = await queries.count_decisions(session, incident_id, decision.id or 0)
+        queries.record(
+            session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+            action="decision.recorded", detail=text + (f" (why: {rationale})" if rationale else ""),
+            at=now, incident_id=incident_id,
+        )
+    room_id = incident.channel_id
+    card = views.decision_card(decision, number)
+
+    async def post(port: ChatPort) -> None:
+        if room_id:
+            try:
+                await port.post_cards(room_id, [card])
+            except ChatError as exc:
+                log.warning("incident %s: decision not posted (%s)", incident_id, exc.code)
+
+    confirmation = views.note(f"Decision {number} recorded. It is posted in the war room and kept in the record.")
+    return Reply(card=confirmation, work=[post])
+
+
+async def submit_decision_form(
+    core: Core, actor: Actor, value: str, values: Mapping[str, object], *, delivery_key: str | None
+) -> Reply:
+    text = str(values.get("decision") or "").strip()
+    if not text:
+        raise FormErrors({"decision": "Write the decision you took."})
+    if not value.isdigit():
+        return Reply(card=views.note("That form is out of date. Use the button on the pinned checklist."))
+    rationale = values.get("rationale")
+    return await record_decision(
+        core, actor, int(value), text, str(rationale) if rationale else None, delivery_key=delivery_key
+    )
+
+
+def open_decision_form(value: str) -> Reply:
+    if not value.isdigit():
+        return Reply(card=views.note("That button is out of date. Use the pinned checklist in the war room."))
+    return Reply(form=views.decision_form(int(value)))

@@ -1,0 +1,115 @@
+"""The incident record as lawyers, insurers and regulators read it: JSON and Markdown."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.domain import DATA_KINDS, SEVERITIES
+from bot.playbook import Playbook
+from storage import queries
+from storage.db import Database
+
+
+def iso(instant: datetime | None) -> str | None:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z") if instant else None
+
+
+async def incident_lines(db: Database) -> list[str]:
+    """One line per incident, id first: `7  open  2026-11-27T09:41:00Z  high  #breach-…  summary`."""
+    async with db.reading() as session:
+        incidents = await queries.all_incidents(session)
+    return [
+        f"{i.id}\t{i.status}\t{iso(i.declared_at)}\t{i.severity}\t"
+        f"{'#' + i.channel_name if i.channel_name else '-'}\t{i.summary}"
+        for i in incidents
+    ]
+
+
+async def incident_record(db: Database, incident_id: int, playbook: Playbook) -> dict[str, Any] | None:
+    async with db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+        if incident is None:
+            return None
+        items = await queries.items(session, incident_id)
+        decisions = await queries.decisions(session, incident_id)
+        entries = await queries.timeline(session, incident_id)
+    titles = {s.key: s.title for s in playbook.sections}
+    return {
+        "id": incident.id,
+        "summary": incident.summary,
+        "severity": incident.severity,
+        "status": incident.status,
+        "platform": incident.platform,
+        "workspace": incident.team_id,
+        "declared_at": iso(incident.declared_at),
+        "declared_by": incident.declared_by,
+        "responder": incident.responder_id,
+        "responder_designated_in_advance": incident.responder_is_designated,
+        "backup": incident.backup_id,
+        "discovered_at": iso(incident.discovered_at),
+        "data_kinds": [DATA_KINDS.get(k, k) for k in incident.data_kinds],
+        "affected_clients": incident.affected_clients,
+        "compromised_account": incident.compromised_account,
+        "war_room": {"id": incident.channel_id, "name": incident.channel_name, "build": incident.build_status,
+                     "problems": incident.build_problems},
+        "checklist": [
+            {"section": titles.get(i.section, i.section), "item": i.label, "state": i.state,
+             "by": i.changed_by, "at": iso(i.changed_at)}
+            for i in items
+        ],
+        "decisions": [
+            {"text": d.text, "rationale": d.rationale, "by": d.decided_by, "at": iso(d.decided_at)}
+            for d in decisions
+        ],
+        "timeline": [
+            {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail} for e in entries
+        ],
+    }
+
+
+def to_json(record: dict[str, Any]) -> str:
+    return json.dumps(record, indent=2, ensure_ascii=False)
+
+
+def to_markdown(record: dict[str, Any]) -> str:
+    sev = SEVERITIES.get(record["severity"], record["severity"])
+    lines = [
+        f"# Incident {record['id']}: {record['summary']}",
+        "",
+        f"- Severity: {sev}",
+        f"- Status: {record['status']}",
+        f"- Platform: {record['platform']} (workspace {record['workspace']})",
+        f"- Declared: {record['declared_at']} by {record['declared_by']}",
+        f"- Responder: {record['responder']}"
+        + ("" if record["responder_designated_in_advance"] else " (no responder was designated; the declarer led)"),
+    ]
+    if record["discovered_at"]:
+        lines.append(f"- Discovered: {record['discovered_at']}")
+    if record["data_kinds"]:
+        lines.append(f"- Data that may be exposed: {', '.join(record['data_kinds'])}")
+    if record["affected_clients"] is not None:
+        lines.append(f"- Clients affected (rough): {record['affected_clients']}")
+    if record["war_room"]["name"]:
+        lines.append(f"- War room: #{record['war_room']['name']}")
+    lines += ["", "## Checklist", "", "| Section | Step | State | By | At |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {c['section']} | {_cell(c['item'])} | {c['state']} | {c['by'] or ''} | {c['at'] or ''} |"
+        for c in record["checklist"]
+    ]
+    lines += ["", "## Decisions", ""]
+    if not record["decisions"]:
+        lines.append("None recorded.")
+    for n, d in enumerate(record["decisions"], 1):
+        lines.append(f"{n}. {d['at']} by {d['by']}: {d['text']}")
+        if d["rationale"]:
+            lines.append(f"   Why: {d['rationale']}")
+    lines += ["", "## Timeline", "", "| At (UTC) | Who | What | Detail |", "|---|---|---|---|"]
+    lines += [f"| {e['at']} | {e['actor']} | {e['action']} | {_cell(e['detail'])} |" for e in record["timeline"]]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+

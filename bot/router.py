@@ -1,0 +1,66 @@
+"""From typed command text to the use case that answers it."""
+
+from __future__ import annotations
+
+import difflib
+
+from bot import views
+from bot.core import Core, Invocation, Reply
+from bot.decisions import EMPTY_DECISION, record_decision
+from bot.declare import declare
+from bot.grammar import COMING_LATER, SUBCOMMANDS, parse
+from bot.workspace import show_or_set
+from storage import queries
+
+IN_ROOM_ONLY = (
+    "`/breach {name}` works inside a war room channel. Open the war room from the link I sent you "
+    "when the breach was declared, and type it there."
+)
+
+
+def _near_miss(text: str) -> str | None:
+    """A first word that looks like a mistyped sub-command (`stauts`), so we don't declare a breach by typo."""
+    first = text.strip().split(" ", 1)[0].lower()
+    if not first or first in SUBCOMMANDS:
+        return None
+    close = difflib.get_close_matches(first, SUBCOMMANDS, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+async def handle(core: Core, inv: Invocation) -> Reply:
+    """Answer `/breach <text>`; every answer here is private unless it says it goes to the war room."""
+    parsed = parse(inv.text)
+    name, arg = parsed.name, parsed.arg
+    actor = inv.actor
+    if name == "help":
+        return Reply(card=views.help_card())
+    if name in COMING_LATER:
+        return Reply(card=views.note(f"`/breach {name}` is coming in a later version of Breachroom. "
+                                     "Type `/breach help` for what works today."))
+    if name in ("responder", "backup"):
+        return await show_or_set(core, actor, name, arg)
+    if name == "declare":
+        if not arg:
+            return Reply(form=views.declare_form(inv.channel_id, core.clock()))
+        typo = _near_miss(inv.text)
+        if typo and inv.text.strip().split(" ", 1)[0].lower() != "declare":
+            return Reply(card=views.note(
+                f"Did you mean `/breach {typo}`? If you meant to declare a breach, type "
+                f"`/breach declare {inv.text.strip()[:200]}`."
+            ))
+        return await declare(
+            core, actor, arg, origin_channel=inv.channel_id,
+            reply_handle=inv.reply_handle, delivery_key=inv.delivery_key,
+        )
+    async with core.db.reading() as session:
+        incident = await queries.incident_in_room(session, actor.platform, actor.team_id, inv.channel_id)
+        items = await queries.items(session, incident.id) if incident and incident.id else []
+    if incident is None or incident.id is None:
+        return Reply(card=views.note(IN_ROOM_ONLY.format(name=name)))
+    if name == "status":
+        return Reply(card=views.status_card(incident, items, core.playbook, core.clock()))
+    if name == "decision":
+        if not arg:
+            return Reply(card=views.note(EMPTY_DECISION))
+        return await record_decision(core, actor, incident.id, arg, delivery_key=inv.delivery_key)
+    raise AssertionError(f"unrouted sub-command {name}")

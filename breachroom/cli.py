@@ -1,0 +1,115 @@
+"""`breachroom`: serve the bot, migrate the store, list and export incidents."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from breachroom.settings import ConfigError, Settings, load
+
+
+def _fail(message: str) -> int:
+    print(f"breachroom: {message}", file=sys.stderr)
+    return 2
+
+
+def _db_problem(exc: SQLAlchemyError) -> str:
+    """One line about a database failure, without the URL (it may hold a password)."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return f"DATABASE_URL: cannot use the database ({reason[:200]})"
+
+
+def _migrate(settings: Settings) -> None:
+    from storage.db import upgrade
+
+    upgrade(settings.db_url())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from breachroom.server import make_app
+    from storage.db import Database
+
+    settings = load()
+    settings.require_slack()
+    playbook = settings.playbook()
+    _migrate(settings)
+    mode = "Socket Mode" if settings.slack_app_token else f"HTTP at http://{args.host}:{args.port}/slack/events"
+    print(f"Breachroom: Slack over {mode}; health at /healthz, readiness at /readyz", flush=True)
+    web.run_app(
+        make_app(settings, playbook, Database(settings.db_url())),
+        host=args.host, port=args.port, print=None, access_log=None,
+    )
+    return 0
+
+
+def cmd_db_upgrade(_: argparse.Namespace) -> int:
+    _migrate(load())
+    print("breachroom: database is up to date")
+    return 0
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from bot import record
+    from storage.db import Database
+
+    settings = load()
+    db = Database(settings.db_url())
+
+    async def run() -> int:
+        try:
+            if args.action == "list":
+                for line in await record.incident_lines(db):
+                    print(line)
+                return 0
+            data = await record.incident_record(db, args.id, settings.playbook())
+            if data is None:
+                return _fail(f"no incident with id {args.id} (see `breachroom incidents list`)")
+            print(record.to_json(data) if args.format == "json" else record.to_markdown(data), end="")
+            return 0
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="breachroom", description="Breach response run-book in your chat tool.")
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the bot (applies database migrations first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(run=cmd_serve)
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply database migrations").set_defaults(run=cmd_db_upgrade)
+    incidents = sub.add_parser("incidents", help="read the incident record")
+    isub = incidents.add_subparsers(dest="action", required=True)
+    isub.add_parser("list", help="one line per incident, id first").set_defaults(run=cmd_incidents)
+    export = isub.add_parser("export", help="print one incident's full record")
+    export.add_argument("id", type=int)
+    export.add_argument("--format", choices=("json", "md"), default="json")
+    export.set_defaults(run=cmd_incidents)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except SQLAlchemyError as exc:
+        return _fail(_db_problem(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""One aiohttp server: Slack's endpoint, health and readiness, and Socket Mode when configured."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+from adapters.slack.app import SlackAdapter
+from bot.core import Core
+from bot.playbook import Playbook
+from breachroom.settings import Settings
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+CORE = web.AppKey("core", Core)
+SLACK = web.AppKey("slack", SlackAdapter)
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    if await request.app[CORE].db.ping():
+        return web.json_response({"status": "ready"})
+    log.warning("readiness: the database is not reachable")
+    return web.json_response({"status": "database unreachable"}, status=503)
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    bolt_request = await to_bolt_request(request)
+    bolt_response = await request.app[SLACK].app.async_dispatch(bolt_request)
+    return await to_aiohttp_response(bolt_response)
+
+
+def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Application:
+    """The whole server; `settings` must already have passed `require_slack()`."""
+    assert settings.slack_bot_token is not None
+    core = Core(db=db, playbook=playbook)
+    socket_mode = settings.slack_app_token is not None
+    adapter = SlackAdapter(
+        core,
+        token=settings.slack_bot_token,
+        signing_secret=None if socket_mode else settings.slack_signing_secret,
+        api_url=settings.slack_api_url,
+    )
+    app = web.Application()
+    app[CORE] = core
+    app[SLACK] = adapter
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    if not socket_mode:
+        app.router.add_post("/slack/events", slack_events)
+
+    async def socket_mode_ctx(_: web.Application):  # type: ignore[no-untyped-def]
+        handler = AsyncSocketModeHandler(adapter.app, settings.slack_app_token)
+        await handler.connect_async()
+        log.info("Slack: connected over Socket Mode")
+        yield
+        await handler.close_async()
+
+    async def close_db(_: web.Application) -> None:
+        await db.dispose()
+
+    if socket_mode:
+        app.cleanup_ctx.append(socket_mode_ctx)
+    app.on_cleanup.append(close_db)
+    return app

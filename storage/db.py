@@ -1,0 +1,111 @@
+"""Engine, transactions and migrations for SQLite (embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL names no database this product can use."""
+
+
+def parse_url(raw: str) -> URL:
+    """Read DATABASE_URL, accepting the spellings people paste (`postgres://`, `sqlite:///`)."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise DatabaseUrlError(f"cannot be parsed as a database URL: {raw!r}") from None
+    backend = url.get_backend_name()
+    if backend == "postgres":
+        url = url.set(drivername="postgresql")
+        backend = "postgresql"
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseUrlError(f"must start with sqlite:/// or postgresql+psycopg://, got {url.drivername}://")
+    if backend == "postgresql" and not url.database:
+        raise DatabaseUrlError("names no database (postgresql+psycopg://user@host:5432/DBNAME)")
+    return url
+
+
+def sync_url(url: URL) -> URL:
+    """The URL Alembic and the CLI use (psycopg 3 and pysqlite are both synchronous here)."""
+    return url.set(drivername="sqlite" if url.get_backend_name() == "sqlite" else "postgresql+psycopg")
+
+
+def async_url(url: URL) -> URL:
+    return url.set(
+        drivername="sqlite+aiosqlite" if url.get_backend_name() == "sqlite" else "postgresql+psycopg"
+    )
+
+
+def upgrade(url: URL) -> None:
+    """Apply every Alembic migration (synchronous: call it before the loop starts or in a thread)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["url"] = sync_url(url)
+    command.upgrade(cfg, "head")
+
+
+class Database:
+    """The async engine plus one way to run a transaction."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        kwargs: dict = {"pool_pre_ping": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite serves one process; serialising its writers here avoids lock-upgrade failures.
+        self._sqlite_writer = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, rolls back on any error."""
+        lock = self._sqlite_writer if self.is_sqlite else contextlib.nullcontext()
+        async with lock, self._sessions() as session, session.begin():
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    async def lock_key(self, session: AsyncSession, key: str) -> None:
+        """Serialise transactions on one key across processes (PostgreSQL advisory lock)."""
+        if not self.is_sqlite:
+            await session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:  # any failure means "not ready"; the reason goes to the log line
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

@@ -1,0 +1,141 @@
+"""The tables. Platform ids are opaque strings with the platform's name beside them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores instants as naive UTC (SQLite keeps no zone) and hands back aware UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _when(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Workspace(SQLModel, table=True):
+    """Settings chosen before any breach: who leads when one happens."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "team_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    team_id: str
+    responder_id: str | None = None
+    backup_id: str | None = None
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Incident(SQLModel, table=True):
+    """One declared breach and its war room."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "delivery_key"),
+        sa.Index("ix_incident_room", "platform", "team_id", "channel_id"),
+        sa.Index("ix_incident_dedupe", "dedupe_key", "declared_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    team_id: str
+    summary: str = Field(sa_type=sa.Text)
+    severity: str
+    status: str = "open"
+    declared_by: str
+    declared_at: datetime = _when(default_factory=utcnow)
+    responder_id: str
+    responder_is_designated: bool = True
+    backup_id: str | None = None
+    discovered_at: datetime | None = _when(default=None, nullable=True)
+    data_kinds: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    affected_clients: int | None = None
+    compromised_account: str | None = None
+    origin_channel_id: str | None = None
+    reply_handle: str | None = Field(default=None, sa_type=sa.Text)
+    dedupe_key: str
+    delivery_key: str | None = None
+    channel_id: str | None = None
+    channel_name: str | None = None
+    build_status: str = "building"
+    build_problems: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+class ChecklistItem(SQLModel, table=True):
+    """The state of one playbook step within one incident."""
+
+    __tablename__ = "checklist_item"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    key: str
+    section: str
+    position: int
+    label: str = Field(sa_type=sa.Text)
+    state: str = "open"
+    changed_by: str | None = None
+    changed_at: datetime | None = _when(default=None, nullable=True)
+
+
+class PostedMessage(SQLModel, table=True):
+    """A message the bot posted, and which of the incident's cards it holds."""
+
+    __tablename__ = "posted_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    channel_id: str
+    message_id: str
+    card_keys: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    pinned: bool = False
+
+
+class Decision(SQLModel, table=True):
+    """A decision taken in the war room, kept in full."""
+
+    __table_args__ = (sa.UniqueConstraint("incident_id", "delivery_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    text: str = Field(sa_type=sa.Text)
+    rationale: str | None = Field(default=None, sa_type=sa.Text)
+    decided_by: str
+    decided_at: datetime = _when(default_factory=utcnow)
+    delivery_key: str | None = None
+
+
+class TimelineEntry(SQLModel, table=True):
+    """Append-only record of every state change: who, what, when, from where."""
+
+    __tablename__ = "timeline_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    platform: str
+    team_id: str
+    at: datetime = _when(default_factory=utcnow)
+    actor: str
+    action: str
+    detail: str = Field(default="", sa_type=sa.Text)

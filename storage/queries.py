@@ -1,0 +1,139 @@
+"""Reads and writes the use cases share. Each takes the caller's session: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.models import ChecklistItem, Decision, Incident, PostedMessage, TimelineEntry, Workspace
+
+
+async def workspace(session: AsyncSession, platform: str, team_id: str) -> Workspace | None:
+    result = await session.execute(
+        select(Workspace).where(Workspace.platform == platform, Workspace.team_id == team_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def incident(session: AsyncSession, incident_id: int) -> Incident | None:
+    return await session.get(Incident, incident_id)
+
+
+async def incident_in_room(session: AsyncSession, platform: str, team_id: str, room_id: str) -> Incident | None:
+    result = await session.execute(
+        select(Incident)
+        .where(Incident.platform == platform, Incident.team_id == team_id, Incident.channel_id == room_id)
+        .order_by(col(Incident.id).desc())
+    )
+    return result.scalars().first()
+
+
+async def recent_duplicate(
+    session: AsyncSession, platform: str, dedupe_key: str, delivery_key: str | None, since: datetime
+) -> Incident | None:
+    """The incident this declaration repeats: the same delivery, or the same words from the same person."""
+    same = Incident.dedupe_key == dedupe_key
+    clause = sa.and_(same, Incident.declared_at >= since)
+    if delivery_key:
+        clause = sa.or_(clause, sa.and_(Incident.platform == platform, Incident.delivery_key == delivery_key))
+    result = await session.execute(select(Incident).where(clause).order_by(col(Incident.id).desc()))
+    return result.scalars().first()
+
+
+async def items(session: AsyncSession, incident_id: int) -> Sequence[ChecklistItem]:
+    result = await session.execute(
+        select(ChecklistItem)
+        .where(ChecklistItem.incident_id == incident_id)
+        .order_by(col(ChecklistItem.position))
+    )
+    return result.scalars().all()
+
+
+async def item(session: AsyncSession, incident_id: int, key: str) -> ChecklistItem | None:
+    result = await session.execute(
+        select(ChecklistItem).where(ChecklistItem.incident_id == incident_id, ChecklistItem.key == key)
+    )
+    return result.scalar_one_or_none()
+
+
+async def set_item_state(
+    session: AsyncSession, item_id: int, target: str, user_id: str, at: datetime
+) -> bool:
+    """Move an item to `target` unless it is already there. True when this call made the change.
+
+    One conditional UPDATE, so of two presses racing for the same state exactly one wins.
+    """
+    result = await session.execute(
+        sa.update(ChecklistItem)
+        .where(col(ChecklistItem.id) == item_id, col(ChecklistItem.state) != target)
+        .values(state=target, changed_by=user_id, changed_at=at)
+    )
+    return result.rowcount == 1
+
+
+async def messages(session: AsyncSession, incident_id: int) -> Sequence[PostedMessage]:
+    result = await session.execute(
+        select(PostedMessage).where(PostedMessage.incident_id == incident_id).order_by(col(PostedMessage.id))
+    )
+    return result.scalars().all()
+
+
+async def decisions(session: AsyncSession, incident_id: int) -> Sequence[Decision]:
+    result = await session.execute(
+        select(Decision).where(Decision.incident_id == incident_id).order_by(col(Decision.id))
+    )
+    return result.scalars().all()
+
+
+async def decision_by_delivery(session: AsyncSession, incident_id: int, delivery_key: str) -> Decision | None:
+    result = await session.execute(
+        select(Decision).where(Decision.incident_id == incident_id, Decision.delivery_key == delivery_key)
+    )
+    return result.scalar_one_or_none()
+
+
+async def count_decisions(session: AsyncSession, incident_id: int, up_to_id: int) -> int:
+    result = await session.execute(
+        select(sa.func.count())
+        .select_from(Decision)
+        .where(Decision.incident_id == incident_id, col(Decision.id) <= up_to_id)
+    )
+    return int(result.scalar_one())
+
+
+async def timeline(session: AsyncSession, incident_id: int) -> Sequence[TimelineEntry]:
+    result = await session.execute(
+        select(TimelineEntry)
+        .where(TimelineEntry.incident_id == incident_id)
+        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+    )
+    return result.scalars().all()
+
+
+async def all_incidents(session: AsyncSession) -> Sequence[Incident]:
+    result = await session.execute(select(Incident).order_by(col(Incident.id)))
+    return result.scalars().all()
+
+
+def record(
+    session: AsyncSession,
+    *,
+    platform: str,
+    team_id: str,
+    actor: str,
+    action: str,
+    detail: str = "",
+    at: datetime,
+    incident_id: int | None = None,
+) -> None:
+    """Append one timeline row in the caller's transaction (the only way rows are written)."""
+    session.add(
+        TimelineEntry(
+            incident_id=incident_id, platform=platform, team_id=team_id,
+            actor=actor, action=action, detail=detail, at=at,
+        )
+    )

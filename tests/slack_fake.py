@@ -26,6 +26,7 @@ class Call:
     method: str
     args: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    error: str | None = None
 
 
 @dataclass
@@ -105,6 +106,10 @@ class FakeSlack:
     def fail(self, method: str, *faults: Fault) -> None:
         self.faults[method].extend(faults)
 
+    def rejected(self, error: str) -> list[Call]:
+        """Calls Slack would have answered with this error (`invalid_blocks`, …)."""
+        return [c for c in self.calls if c.error == error]
+
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
@@ -154,9 +159,9 @@ class FakeSlack:
         if not auth.startswith("Bearer xox"):
             return web.json_response({"ok": False, "error": "not_authed"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-        if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(args))
+        result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        self.calls[-1].error = result.get("error")
+        return web.json_response(result)
 
     def _ts(self) -> str:
         return f"{int(time.time())}.{next(self._ids):06d}"

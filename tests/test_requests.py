@@ -38,7 +38,7 @@ async def test_a_request_signed_more_than_five_minutes_ago_is_refused(bot: Bot) 
 
 async def test_a_retried_delivery_opens_no_second_war_room(bot: Bot) -> None:
     body = bot.command_body("Phishing email emptied the payroll account", user="UANN")
-    status, first = await bot.post(body)
+    await bot.post(body)
     headers = bot.sign(body) | {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     status, second = await bot.post(body, headers)
     assert status == 200

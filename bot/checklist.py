@@ -65,14 +65,17 @@ async def press(core: Core, actor: Actor, value: str, *, channel_id: str | None 
 async def refresh_checklist(core: Core, incident_id: int, port: ChatPort, *, sections: set[str]) -> None:
     """Re-render, from the store, each posted message that holds one of these sections."""
     async with core.db.reading() as session:
-        incident = await queries.incident(session, incident_id)
-        items = await queries.items(session, incident_id)
         posted = await queries.messages(session, incident_id)
-    if incident is None or incident.channel_id is None:
-        return
-    cards = {card.key: card for card in views.checklist_cards(incident, items, core.playbook)}
     for message in posted:
-        if sections & set(message.card_keys) or not sections:
+        if not sections & set(message.card_keys):
+            continue
+        async with core.message_locks[message.message_id]:
+            async with core.db.reading() as session:
+                incident = await queries.incident(session, incident_id)
+                items = await queries.items(session, incident_id)
+            if incident is None:
+                return
+            cards = {card.key: card for card in views.checklist_cards(incident, items, core.playbook)}
             try:
                 await port.update_cards(
                     message.channel_id, message.message_id, [cards[k] for k in message.card_keys if k in cards]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +25,8 @@ class Core:
     db: Database
     playbook: Playbook
     clock: Callable[[], datetime] = utcnow
+    # Read-then-update of one posted message must not interleave, or an older render could land last.
+    message_locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,15 @@ class PlaybookError(ValueError):
 
 class Item(BaseModel):
     key: str = Field(pattern=_KEY)
-    label: str = Field(min_length=1, max_length=500)
+    label: str = Field(min_length=1, max_length=200)
 
 
 class Section(BaseModel):
     key: str = Field(pattern=_KEY)
     title: str = Field(min_length=1, max_length=60)
     hint: str = ""
-    items: list[Item] = Field(min_length=1)
+    # At most 20 steps of 200 characters: one section always fits in one chat message.
+    items: list[Item] = Field(min_length=1, max_length=20)
 
 
 class Playbook(BaseModel):

@@ -64,7 +64,8 @@ class Database:
     def __init__(self, url: URL) -> None:
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
-        kwargs: dict = {"pool_pre_ping": True}
+        # hide_parameters: error messages must never carry what people typed (client data) into logs.
+        kwargs: dict = {"pool_pre_ping": True, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)

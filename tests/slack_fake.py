@@ -27,11 +27,13 @@ class Call:
     args: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     error: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Fault:
     error: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
@@ -160,7 +162,7 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "not_authed"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
-        self.calls[-1].error = result.get("error")
+        self.calls[-1].error, self.calls[-1].result = result.get("error"), result
         return web.json_response(result)
 
     def _ts(self) -> str:

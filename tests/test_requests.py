@@ -118,3 +118,11 @@ async def test_an_unknown_slash_command_gets_a_clear_answer(bot: Bot) -> None:
     assert status == 200
     assert "does not know `/incident`" in ack["text"]
     assert await count(bot, "incident") == 0
+
+
+async def test_slacks_url_verification_on_the_events_url_is_answered(bot: Bot) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"})
+    headers = bot.sign(body) | {"Content-Type": "application/json"}
+    status, answer = await bot.post(body, headers)
+    assert status == 200
+    assert answer == {"challenge": "c-123"}

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot import views
 from bot.cards import Card, FormErrors, Text, mention, room
@@ -133,9 +133,14 @@ async def declare_from_form(
     discovered_at = None
     raw_when = values.get("discovered")
     if raw_when:
-        discovered_at = datetime.fromisoformat(str(raw_when))
-        if discovered_at > core.clock():
-            errors["discovered"] = "This is in the future: when did you find out?"
+        try:
+            discovered_at = datetime.fromisoformat(str(raw_when))
+        except ValueError:
+            errors["discovered"] = "Choose a date and a time."
+        else:
+            discovered_at = discovered_at if discovered_at.tzinfo else discovered_at.replace(tzinfo=UTC)
+            if discovered_at > core.clock():
+                errors["discovered"] = "This is in the future: when did you find out?"
     affected = None
     raw_affected = str(values.get("affected") or "").replace(",", "").strip()
     if raw_affected:

@@ -126,3 +126,24 @@ async def test_slacks_url_verification_on_the_events_url_is_answered(bot: Bot) -
     status, answer = await bot.post(body, headers)
     assert status == 200
     assert answer == {"challenge": "c-123"}
+
+
+async def test_when_the_database_is_down_the_declarer_gets_a_sentence_and_their_text_back(slack) -> None:  # type: ignore[no-untyped-def]
+    from bot.playbook import load_playbook
+    from breachroom.server import make_app
+    from storage.db import Database, parse_url
+    from tests.conftest import bot_settings, serve
+
+    dead = "postgresql+psycopg://nobody@127.0.0.1:1/breachroom"
+    settings = bot_settings(slack, dead)
+    runner, url = await serve(make_app(settings, load_playbook(), Database(parse_url(dead))))
+    client = Bot(url, slack, Database(parse_url(dead)))
+    try:
+        status, ack = await client.command("Laptop with client files stolen from the car")
+        assert status == 200 and ack["response_type"] == "ephemeral"
+        assert "Something went wrong on Breachroom's side" in ack["text"]
+        assert "Laptop with client files stolen from the car" in ack["text"]
+        assert "Traceback" not in ack["text"]
+    finally:
+        await client.close()
+        await runner.cleanup()

@@ -18,6 +18,8 @@ from bot.declare import declare_from_form
 from bot.ports import Audience, ChatError
 
 log = logging.getLogger(__name__)
+# Shown inside a form that could not be saved: the form stays open, so nothing typed is lost.
+NOT_SAVED = "Breachroom could not save this just now. Your text is still here: press the button again in a moment."
 
 
 def _sorry(typed: str | None = None) -> Card:
@@ -95,7 +97,11 @@ class SlackAdapter:
             actor = inbound.actor_of(body)
             channel = inbound.channel_of(body)
             _, value = inbound.action(body)
-            reply = await checklist.press(core, actor, value, channel_id=channel)
+            try:
+                reply = await checklist.press(core, actor, value, channel_id=channel)
+            except Exception:
+                log.exception("checklist press failed")
+                reply = Reply(card=_sorry())
             await self._run(reply, Audience(actor.user_id, channel))
 
         @app.action(re.compile(rf"^{re.escape(views.DECISION_OPEN)}(#\d+)?$"))
@@ -118,6 +124,10 @@ class SlackAdapter:
             except FormErrors as exc:
                 await ack(response_action="errors", errors=exc.errors)
                 return
+            except Exception:
+                log.exception("decision form failed")
+                await ack(response_action="errors", errors={"decision": NOT_SAVED})
+                return
             await ack()
             # Recorded: the decision posted in the room is the confirmation. Otherwise say why, privately.
             await self._run(Reply(work=reply.work) if reply.work else reply, Audience(actor.user_id))
@@ -130,6 +140,10 @@ class SlackAdapter:
                 reply = await declare_from_form(core, actor, render.form_values(view), origin_channel=origin)
             except FormErrors as exc:
                 await ack(response_action="errors", errors=exc.errors)
+                return
+            except Exception:
+                log.exception("declare form failed")
+                await ack(response_action="errors", errors={"summary": NOT_SAVED})
                 return
             await ack()
             await self._run(reply, Audience(actor.user_id, origin))

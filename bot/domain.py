@@ -13,12 +13,13 @@ SEVERITIES: dict[str, str] = {
 }
 DEFAULT_SEVERITY = "high"
 
+# Keys are the data categories of the notice facts file (README), so one word means one thing everywhere.
 DATA_KINDS: dict[str, str] = {
-    "contact": "Names and contact details",
-    "passwords": "Account passwords",
-    "government-id": "Government ID numbers",
-    "payment-cards": "Payment card numbers",
-    "bank-accounts": "Bank account numbers",
+    "contact_details": "Names and contact details",
+    "credentials": "Account passwords",
+    "government_id": "Government ID numbers",
+    "payment_card": "Payment card numbers",
+    "bank_account": "Bank account numbers",
     "health": "Health data",
     "other": "Other",
 }

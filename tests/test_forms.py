@@ -42,7 +42,7 @@ async def test_submitting_the_declare_form_opens_the_room_with_those_facts(bot: 
         severity={"type": "static_select", "selected_option": {"value": "critical"}},
         discovered={"type": "datetimepicker", "selected_date_time": int(discovered.timestamp())},
         data_kinds={"type": "multi_static_select",
-                    "selected_options": [{"value": "payment-cards"}, {"value": "contact"}]},
+                    "selected_options": [{"value": "payment_card"}, {"value": "contact_details"}]},
         affected={"type": "number_input", "value": "1200"},
         compromised={"type": "users_select", "selected_user": "UINTERN"},
     ), user="UANN")

@@ -39,6 +39,15 @@ class Audience:
     reply_handle: str | None = None
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file to share in a room (a notice draft, an export)."""
+
+    filename: str
+    content: bytes
+    title: str
+
+
 class ChatPort(Protocol):
     async def open_private_room(self, name: str) -> RoomRef:
         """Create a private room; raises ChatError('name_taken') when the name is in use."""
@@ -56,3 +65,6 @@ class ChatPort(Protocol):
 
     async def tell(self, audience: Audience, card: Card) -> None:
         """Say something to one person only."""
+
+    async def share_files(self, room_id: str, files: list[Attachment], comment: str) -> list[str]:
+        """Upload files into a room with one comment; returns the platform's file ids."""

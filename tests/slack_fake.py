@@ -69,6 +69,7 @@ class FakeSlack:
         self.channels: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.pins: set[tuple[str, str]] = set()
+        self.files: dict[str, dict[str, Any]] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
@@ -83,6 +84,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{token}", self._response_url)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -261,6 +263,36 @@ class FakeSlack:
                 return {"ok": False, "error": "invalid_arguments"}
         view_id = f"V{next(self._ids):08d}"
         return {"ok": True, "view": {**view, "id": view_id}}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ids):08d}"
+        self.files[file_id] = {"id": file_id, "name": args["filename"], "length": int(args["length"]),
+                               "content": None, "channel": None}
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        listed = args.get("files")
+        listed = json.loads(listed) if isinstance(listed, str) else listed
+        shared = []
+        for entry in listed or []:
+            record = self.files.get(entry["id"])
+            if record is None or record["content"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            record.update(title=entry.get("title"), channel=args.get("channel_id"),
+                          comment=args.get("initial_comment"))
+            shared.append({"id": record["id"], "name": record["name"], "title": record.get("title")})
+        return {"ok": True, "files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        record = self.files.get(request.match_info["file_id"])
+        if record is None:
+            return web.Response(status=404)
+        record["content"] = await request.read()
+        if len(record["content"]) != record["length"]:
+            return web.Response(status=400, text="length mismatch")
+        return web.Response(text=f"OK - {len(record['content'])}")
 
     # ---- response URLs -----------------------------------------------------------------
     async def _response_url(self, request: web.Request) -> web.Response:

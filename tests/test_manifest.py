@@ -42,5 +42,7 @@ def test_manifest_grants_every_scope_the_bot_calls_need() -> None:
         "conversations.setTopic": "groups:write", "chat.postMessage": "chat:write",
         "chat.update": "chat:write", "chat.postEphemeral": "chat:write", "pins.add": "pins:write",
     }
+    if "files_upload_v2" in source:
+        assert "files:write" in scopes
     assert methods - {"views.open"} <= set(needs), f"a Slack method without a known scope: {methods}"
     assert {needs[m] for m in methods if m in needs} | {"commands"} <= scopes

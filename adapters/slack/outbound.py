@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -17,7 +16,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render
 from bot.cards import Card
-from bot.ports import Audience, ChatError, RoomRef
+from bot.ports import Attachment, Audience, ChatError, RoomRef
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT = 10
@@ -42,7 +41,7 @@ def _code(exc: Exception) -> str:
         response = exc.response
         error = response.get("error") if isinstance(response.data, dict) else None
         return str(error or f"http_{response.status_code}")
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+    if isinstance(exc, TimeoutError):
         return "timeout"
     return type(exc).__name__
 
@@ -117,6 +116,20 @@ class SlackChat:
             except ChatError:
                 pass  # the bot is not in that channel: fall back to a direct message
         await self._call("tell", "chat.postMessage", channel=audience.user_id, **body)
+
+    async def share_files(self, room_id: str, files: list[Attachment], comment: str) -> list[str]:
+        """files.upload is sunset: files_upload_v2 gets an upload URL per file, posts, then completes."""
+        try:
+            response = await self.client.files_upload_v2(
+                file_uploads=[{"content": f.content, "filename": f.filename, "title": f.title} for f in files],
+                channel=room_id,
+                initial_comment=render.mrkdwn(comment),
+            )
+        except (TimeoutError, SlackClientError, OSError) as exc:
+            code = _code(exc)
+            log.warning("slack files_upload_v2 failed: %s", code)
+            raise ChatError(code, "upload") from None
+        return [f["id"] for f in response.get("files") or []]
 
     async def open_form(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("form", "views.open", trigger_id=trigger_id, view=view)

@@ -7,11 +7,12 @@ import logging
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
 
 from adapters.slack.app import SlackAdapter
 from bot.core import Core
 from bot.playbook import Playbook
-from breachroom.settings import Settings
+from breachroom.settings import ConfigError, Settings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,16 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
         app.router.add_post("/slack/events", slack_events)
 
     async def socket_mode_ctx(_: web.Application):  # type: ignore[no-untyped-def]
+        # The SDK retries a refused token for ever; check it once so a wrong token is one clear line.
+        try:
+            await adapter.client.apps_connections_open(app_token=settings.slack_app_token)
+        except SlackApiError as exc:
+            raise ConfigError(
+                f"SLACK_APP_TOKEN was refused by Slack ({exc.response.get('error')}): use the app-level token "
+                "(xapp-…) with the connections:write scope from your app's Basic Information page"
+            ) from None
+        except (OSError, TimeoutError) as exc:
+            log.warning("Slack is not reachable yet (%s); Socket Mode will keep trying", type(exc).__name__)
         handler = AsyncSocketModeHandler(adapter.app, settings.slack_app_token)
         await handler.connect_async()
         log.info("Slack: connected over Socket Mode")

@@ -23,8 +23,11 @@ def parse_url(raw: str) -> URL:
     """Read DATABASE_URL, accepting the spellings people paste (`postgres://`, `sqlite:///`)."""
     try:
         url = make_url(raw)
-    except ArgumentError:
-        raise DatabaseUrlError(f"cannot be parsed as a database URL: {raw!r}") from None
+    except (ArgumentError, ValueError):
+        # Never echo the URL: it may hold a password.
+        raise DatabaseUrlError(
+            "cannot be parsed as a database URL (expected sqlite:///PATH or postgresql+psycopg://USER@HOST:5432/DB)"
+        ) from None
     backend = url.get_backend_name()
     if backend == "postgres":
         url = url.set(drivername="postgresql")

@@ -160,7 +160,11 @@ class FakeSlack:
                 return web.Response(status=fault.status, headers=fault.headers, text="upstream trouble")
             if fault.error:
                 return web.json_response({"ok": False, "error": fault.error})
-        if not auth.startswith("Bearer xox"):
+        if method == "apps.connections.open":
+            if not auth.startswith("Bearer xapp-"):
+                error = "not_allowed_token_type" if auth.startswith("Bearer xox") else "not_authed"
+                return web.json_response({"ok": False, "error": error})
+        elif not auth.startswith("Bearer xox"):
             return web.json_response({"ok": False, "error": "not_authed"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         result = handler(args) if handler else {"ok": False, "error": "unknown_method"}

@@ -149,13 +149,11 @@ def test_a_database_url_that_cannot_be_used_is_named_in_one_line(
     assert says in line
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: parse_url lets make_url's ValueError (bad port) escape")
 def test_a_database_url_with_a_port_that_is_not_a_number_is_named_in_one_line(tmp_path: Path) -> None:
     one_line_error(run(tmp_path, "db", "upgrade", DATABASE_URL="postgresql://app@db.example:five/x"),
                    "DATABASE_URL")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the parse error repeats the raw URL, password included")
 def test_a_database_url_that_cannot_be_parsed_does_not_print_its_password(tmp_path: Path) -> None:
     line = one_line_error(run(tmp_path, "db", "upgrade", DATABASE_URL="postgresql//app:hunter2@db.example/x"),
                           "DATABASE_URL")
@@ -288,3 +286,23 @@ async def test_readiness_fails_while_the_database_is_unreachable_but_the_process
                 assert response.status == 200
     finally:
         await runner.cleanup()
+
+
+async def test_serve_with_an_app_token_slack_refuses_stops_with_one_line(tmp_path: Path) -> None:
+    from tests.slack_fake import Fault
+
+    slack = await FakeSlack().start()
+    slack.fail("apps.connections.open", Fault(error="invalid_auth"))
+    try:
+        env = environment(tmp_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-1-revoked",
+                          SLACK_API_URL=slack.api_url)
+        proc = await asyncio.create_subprocess_exec(
+            *COMMAND, "serve", "--port", str(free_port()), env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        await slack.stop()
+    assert proc.returncode == 2
+    lines = [line for line in err.decode().splitlines() if line.startswith("breachroom:")]
+    assert lines == [lines[0]] and "SLACK_APP_TOKEN was refused by Slack (invalid_auth)" in lines[0]
+    assert "Traceback" not in err.decode() and "xapp-1-revoked" not in err.decode()

@@ -10,36 +10,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.playbook import load_playbook
 from breachroom.server import make_app
 from storage.db import Database
 from tests.conftest import bot_settings, find_button, serve
-from tests.slack_fake import Call, FakeSlack
-
-
-class SocketSlack(FakeSlack):
-    """The fake Slack, accepting the app-level token where Slack requires it.
-
-    Real Slack answers apps.connections.open only for an app-level token (xapp-…); the shared fake
-    accepts only xox… tokens on every method, so the bot's Socket Mode connection would be refused.
-    """
-
-    async def _api(self, request: web.Request) -> web.Response:
-        if request.match_info["method"] == "apps.connections.open":
-            self.calls.append(Call("apps.connections.open", dict(await self._args(request))))
-            if not request.headers.get("Authorization", "").startswith("Bearer xapp-"):
-                return web.json_response({"ok": False, "error": "not_allowed_token_type"})
-            return web.json_response(self._m_apps_connections_open({}))
-        return await super()._api(request)
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = await SocketSlack().start()
-    yield fake
-    await fake.stop()
+from tests.slack_fake import FakeSlack
 
 
 @pytest.fixture

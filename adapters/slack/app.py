@@ -29,6 +29,16 @@ def _sorry(typed: str | None = None) -> Card:
     return views.note(text)
 
 
+class _SameToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and then warns that our client (built from it) wins; that is intended."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_SameToken())
+
+
 class SlackAdapter:
     """Holds the Bolt app and the port; one per process."""
 

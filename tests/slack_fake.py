@@ -127,9 +127,14 @@ class FakeSlack:
         raise AssertionError("timed out waiting for the bot's Slack calls")
 
     async def settle(self, quiet: float = 0.3) -> None:
-        """Wait until no call has arrived for `quiet` seconds (the bot's background work is done)."""
+        """Wait until no call has arrived for `quiet` seconds (the bot's background work is done).
+
+        The quiet period starts no earlier than now, so work the bot has only just begun is waited for.
+        """
+        started = time.monotonic()
         while True:
-            last = max((c.at for c in self.calls), default=0.0)
+            last = max((c.at for c in self.calls), default=started)
+            last = max(last, started)
             last = max([last, *(r.get("_at", 0.0) for r in self.responses)])
             if time.monotonic() - last >= quiet:
                 return

@@ -75,16 +75,19 @@ async def test_double_click_records_one_change_and_undo_clears_it(bot: Bot) -> N
     button = find_button(slack.messages[(room["channel"], room["ts"])]["blocks"], "network offline")
     await asyncio.gather(*(bot.press(room["channel"], room["ts"], button["action_id"], button["value"])
                            for _ in range(2)))
+    def row() -> dict:
+        return find_button(slack.messages[(room["channel"], room["ts"])]["blocks"], "network offline")
+
+    await slack.wait_for(lambda: row()["text"]["text"] == "Undo")
     await slack.settle()
     assert await count(bot, "timeline_entry WHERE action = 'item.done'") == 1
-    undo = find_button(slack.messages[(room["channel"], room["ts"])]["blocks"], "network offline")
-    assert undo["text"]["text"] == "Undo"
+    undo = row()
     await bot.press(room["channel"], room["ts"], undo["action_id"], undo["value"])
     await bot.press(room["channel"], room["ts"], undo["action_id"], undo["value"])
+    await slack.wait_for(lambda: row()["text"]["text"] == "Done")
     await slack.settle()
     assert await count(bot, "timeline_entry WHERE action = 'item.reopened'") == 1
-    row = find_button(slack.messages[(room["channel"], room["ts"])]["blocks"], "network offline")
-    assert row["text"]["text"] == "Done"
+    assert row()["text"]["text"] == "Done"
     text = json.dumps(slack.messages[(room["channel"], room["ts"])]["blocks"])
     assert "Assess 0/6" in text and "Done by" not in text
 

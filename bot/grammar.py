@@ -21,9 +21,10 @@ SUBCOMMANDS = (
     "timezone",
     "drill",
 )
-COMING_LATER = frozenset({"notice", "close", "reopen", "announce", "clock", "timezone", "drill"})
+COMING_LATER = frozenset({"notice", "clock", "timezone", "drill"})
 
 _MENTION = re.compile(r"^@\{([A-Za-z0-9_.:-]+)\}$")
+_CHANNEL = re.compile(r"^#\{([A-Za-z0-9_.:-]+)\}$")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ def parse(text: str) -> Parsed:
 def person(arg: str) -> str | None:
     """The user id when the argument is exactly one mention, else None."""
     match = _MENTION.match(arg.strip())
+    return match.group(1) if match else None
+
+
+def channel(arg: str) -> str | None:
+    """The channel id when the argument is exactly one channel reference, else None."""
+    match = _CHANNEL.match(arg.strip())
     return match.group(1) if match else None
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.domain import DATA_KINDS, SEVERITIES
+from bot import summary
+from bot.domain import DATA_KINDS, SEVERITIES, age
 from bot.playbook import Playbook
 from storage import queries
 from storage.db import Database
@@ -27,6 +28,16 @@ async def incident_lines(db: Database) -> list[str]:
     ]
 
 
+async def incident_summary(db: Database, incident_id: int, playbook: Playbook) -> summary.Summary | None:
+    async with db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+        if incident is None:
+            return None
+        items = await queries.items(session, incident_id)
+        decisions = await queries.decisions(session, incident_id)
+    return summary.build(incident, items, decisions, playbook)
+
+
 async def incident_record(db: Database, incident_id: int, playbook: Playbook) -> dict[str, Any] | None:
     async with db.reading() as session:
         incident = await queries.incident(session, incident_id)
@@ -36,6 +47,7 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
         decisions = await queries.decisions(session, incident_id)
         entries = await queries.timeline(session, incident_id)
     titles = {s.key: s.title for s in playbook.sections}
+    recap = summary.build(incident, items, decisions, playbook)
     return {
         "id": incident.id,
         "summary": incident.summary,
@@ -66,6 +78,14 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
         "timeline": [
             {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail} for e in entries
         ],
+        "closed_at": iso(incident.closed_at),
+        "closed_by": incident.closed_by,
+        "post_incident": {
+            "key_times": {label: iso(at) for label, at in recap.times},
+            "durations_seconds": {label: int(span.total_seconds()) if span is not None else None
+                                  for label, span in recap.durations},
+            "follow_ups": [{"item": label, "owner": owner} for label, owner in recap.follow_ups],
+        },
     }
 
 
@@ -105,6 +125,14 @@ def to_markdown(record: dict[str, Any]) -> str:
         lines.append(f"{n}. {d['at']} by {d['by']}: {d['text']}")
         if d["rationale"]:
             lines.append(f"   Why: {d['rationale']}")
+    post = record["post_incident"]
+    lines += ["", "## Post-incident summary", "", "| Key time | When (UTC) |", "|---|---|"]
+    lines += [f"| {label} | {at or 'not recorded'} |" for label, at in post["key_times"].items()]
+    lines += ["", "| Stage | Took |", "|---|---|"]
+    lines += [f"| {label} | {age(timedelta(seconds=secs)) if secs is not None else 'n/a'} |"
+              for label, secs in post["durations_seconds"].items()]
+    lines += ["", "Follow-ups:", ""]
+    lines += [f"- {f['item']} (owner: {f['owner']})" for f in post["follow_ups"]] or ["- None."]
     lines += ["", "## Timeline", "", "| At (UTC) | Who | What | Detail |", "|---|---|---|---|"]
     lines += [f"| {e['at']} | {e['actor']} | {e['action']} | {_cell(e['detail'])} |" for e in record["timeline"]]
     return "\n".join(lines) + "\n"
@@ -113,3 +141,44 @@ def to_markdown(record: dict[str, Any]) -> str:
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
+
+
+def to_docx(record: dict[str, Any], chart_png: bytes | None = None) -> bytes:
+    """The same record as a Word document, with the timeline chart embedded."""
+    import io
+
+    from docx import Document
+    from docx.shared import Inches
+
+    doc = Document()
+    doc.add_heading(f"Incident {record['id']}: {record['summary']}", level=0)
+    markdown = to_markdown(record).splitlines()[2:]
+    table_rows: list[list[str]] = []
+
+    def flush() -> None:
+        rows = [r for r in table_rows if not all(set(c) <= {"-"} for c in r)]
+        if rows:
+            table = doc.add_table(rows=len(rows), cols=len(rows[0]))
+            table.style = "Table Grid"
+            for r, row in enumerate(rows):
+                for c, cell in enumerate(row[: len(rows[0])]):
+                    table.cell(r, c).text = cell.replace("\\|", "|")
+        table_rows.clear()
+
+    for line in markdown:
+        if line.startswith("|"):
+            table_rows.append([c.strip() for c in line.strip("|").split(" | ")])
+            continue
+        flush()
+        if line.startswith("## "):
+            doc.add_heading(line[3:], level=1)
+            if line == "## Post-incident summary" and chart_png:
+                doc.add_picture(io.BytesIO(chart_png), width=Inches(6.3))
+        elif line.startswith("- "):
+            doc.add_paragraph(line[2:], style="List Bullet")
+        elif line.strip():
+            doc.add_paragraph(line.strip())
+    flush()
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from bot import views
+from bot import closing, views
 from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
@@ -39,6 +39,8 @@ async def handle(core: Core, inv: Invocation) -> Reply:
                                      "Type `/breach help` for what works today."))
     if name in ("responder", "backup"):
         return await show_or_set(core, actor, name, arg)
+    if name == "announce":
+        return await closing.announce(core, actor, arg)
     if name == "declare":
         if not arg:
             return Reply(form=views.declare_form(inv.channel_id, core.clock()))
@@ -63,4 +65,8 @@ async def handle(core: Core, inv: Invocation) -> Reply:
         if not arg:
             return Reply(card=views.note(EMPTY_DECISION))
         return await record_decision(core, actor, incident.id, arg, delivery_key=inv.delivery_key)
+    if name == "close":
+        return await closing.request_close(core, actor, incident)
+    if name == "reopen":
+        return await closing.reopen(core, actor, incident)
     raise AssertionError(f"unrouted sub-command {name}")

@@ -39,6 +39,7 @@ def note(text: str) -> Card:
 
 def intro_card(incident: Incident) -> Card:
     fields: list[tuple[str, str]] = [
+        ("Status", "Closed" if incident.status == "closed" else "Open"),
         ("Severity", SEVERITIES.get(incident.severity, incident.severity)),
         ("Responder", mention(incident.responder_id)),
         ("Declared by", mention(incident.declared_by)),
@@ -183,8 +184,11 @@ HELP_TEXT = """**Breachroom: run your breach response from here**
 `/breach status`: progress, responder and open steps (in the war room)
 `/breach responder @name`: choose who leads when a breach happens; alone, shows who it is
 `/breach backup @name`: choose a backup responder; alone, shows who it is
+`/breach close`: close the incident and post the post-incident summary (in the war room)
+`/breach reopen`: reopen a closed incident; its record continues (in the war room)
+`/breach announce #channel`: also post summaries, without client details, in that channel (`off` stops it)
 `/breach help`: this list
-Coming soon: `notice`, `close`, `reopen`, `announce`, `clock`, `timezone`, `drill`."""
+Coming soon: `notice`, `clock`, `timezone`, `drill`."""
 
 
 def help_card() -> Card:

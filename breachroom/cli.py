@@ -55,7 +55,7 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    from bot import record
+    from bot import chart, record
     from storage.db import Database
 
     settings = load()
@@ -67,9 +67,18 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                 for line in await record.incident_lines(db):
                     print(line)
                 return 0
-            data = await record.incident_record(db, args.id, settings.playbook())
+            playbook = settings.playbook()
+            data = await record.incident_record(db, args.id, playbook)
             if data is None:
                 return _fail(f"no incident with id {args.id} (see `breachroom incidents list`)")
+            if args.format == "docx":
+                if sys.stdout.isatty():
+                    return _fail(f"a .docx is binary: redirect it to a file (> incident-{args.id}.docx)")
+                recap = await record.incident_summary(db, args.id, playbook)
+                png = await asyncio.to_thread(chart.timeline_png, recap) if recap else None
+                sys.stdout.buffer.write(record.to_docx(data, png))
+                sys.stdout.flush()
+                return 0
             print(record.to_json(data) if args.format == "json" else record.to_markdown(data), end="")
             return 0
         finally:
@@ -92,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
     isub.add_parser("list", help="one line per incident, id first").set_defaults(run=cmd_incidents)
     export = isub.add_parser("export", help="print one incident's full record")
     export.add_argument("id", type=int)
-    export.add_argument("--format", choices=("json", "md"), default="json")
+    export.add_argument("--format", choices=("json", "md", "docx"), default="json")
     export.set_defaults(run=cmd_incidents)
     return top
 

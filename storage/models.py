@@ -45,6 +45,7 @@ class Workspace(SQLModel, table=True):
     team_id: str
     responder_id: str | None = None
     backup_id: str | None = None
+    announce_channel_id: str | None = None
     updated_at: datetime = _when(default_factory=utcnow)
 
 
@@ -80,6 +81,8 @@ class Incident(SQLModel, table=True):
     channel_name: str | None = None
     build_status: str = "building"
     build_problems: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    closed_at: datetime | None = _when(default=None, nullable=True)
+    closed_by: str | None = None
 
 
 class ChecklistItem(SQLModel, table=True):

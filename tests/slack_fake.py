@@ -222,7 +222,9 @@ class FakeSlack:
         if problem:
             return {"ok": False, "error": problem}
         channel = args["channel"]
-        if not ephemeral and channel.startswith("C") and channel not in self.channels:
+        # Channels named CPUBLIC… stand for public channels the bot may post in (chat:write.public).
+        if not ephemeral and channel.startswith("C") and not channel.startswith("CPUBLIC") \
+                and channel not in self.channels:
             return {"ok": False, "error": "channel_not_found"}
         ts = self._ts()
         if not ephemeral:

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck
 
 from adapters.slack import inbound, render
 from adapters.slack.outbound import SlackChat, web_client
-from bot import checklist, decisions, router, views
+from bot import checklist, closing, decisions, router, views
 from bot.cards import Card, FormErrors
 from bot.core import Core, Reply
 from bot.declare import declare_from_form
@@ -113,6 +113,18 @@ class SlackAdapter:
                 log.exception("checklist press failed")
                 reply = Reply(card=_sorry())
             await self._run(reply, Audience(actor.user_id, channel))
+
+        @app.action(re.compile(rf"^{re.escape(closing.INCIDENT_CLOSE)}(#\d+)?$"))
+        async def close(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            actor = inbound.actor_of(body)
+            _, value = inbound.action(body)
+            try:
+                reply = await closing.confirm_close(core, actor, value)
+            except Exception:
+                log.exception("closing failed")
+                reply = Reply(card=_sorry())
+            await self._run(reply, Audience(actor.user_id, inbound.channel_of(body)))
 
         @app.action(re.compile(rf"^{re.escape(views.DECISION_OPEN)}(#\d+)?$"))
         async def open_decision(ack: AsyncAck, body: dict[str, Any]) -> None:

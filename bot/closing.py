@@ -1,0 +1,181 @@
+"""Closing an incident with its summary, reopening it, and where summaries are announced."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from bot import chart, summary, views
+from bot.cards import Button, Buttons, Card, Context, Header, Text, mention, room
+from bot.checklist import refresh_checklist
+from bot.core import Core, Reply
+from bot.declare import topic
+from bot.domain import DONE, Actor
+from bot.grammar import channel
+from bot.ports import Attachment, ChatError, ChatPort
+from storage import queries
+from storage.models import Incident, Workspace
+
+log = logging.getLogger(__name__)
+INCIDENT_CLOSE = "incident.close"
+
+
+def _leads(incident: Incident) -> set[str]:
+    return {u for u in (incident.responder_id, incident.backup_id) if u}
+
+
+async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
+    """`/breach close`: a private confirmation, or the open containment steps that stand in the way."""
+    if incident.status == "closed":
+        return Reply(card=views.note(f"Incident {incident.id} is already closed. `/breach reopen` continues it."))
+    async with core.db.reading() as session:
+        items = await queries.items(session, incident.id or 0)
+        settings = await queries.workspace(session, actor.platform, actor.team_id)
+    section = summary.containment_section(core.playbook)
+    title = core.playbook.section(section).title  # type: ignore[union-attr]
+    open_steps = [i.label for i in items if i.section == section and i.state != DONE]
+    where = " in this room"
+    if settings and settings.announce_channel_id:
+        where += f" and, without details, in {room(settings.announce_channel_id)}"
+    parts: list = [Header(f"Close incident {incident.id}?"),
+                   Text(f"This posts the post-incident summary{where}, and marks the incident closed. "
+                        "It stays readable and exportable, and `/breach reopen` continues the same record.")]
+    if open_steps:
+        parts.append(Text(f"**{title} is not finished ({len(open_steps)} open):**\n"
+                          + "\n".join(f"• {label}" for label in open_steps)))
+        if actor.user_id in _leads(incident):
+            parts.append(Buttons((Button("Close anyway", INCIDENT_CLOSE, f"{incident.id}:force", "danger"),)))
+        else:
+            leads = " or ".join(mention(u) for u in sorted(_leads(incident)))
+            parts.append(Context(f"Only {leads} can close while {title} steps are open."))
+    else:
+        parts.append(Buttons((Button("Close incident", INCIDENT_CLOSE, f"{incident.id}:normal", "primary"),)))
+    return Reply(card=Card(fallback=f"Close incident {incident.id}?", parts=tuple(parts)))
+
+
+async def confirm_close(core: Core, actor: Actor, value: str) -> Reply:
+    """The confirmation button: check again (things may have changed), then close exactly once."""
+    incident_id, _, mode = value.partition(":")
+    if not incident_id.isdigit() or mode not in ("normal", "force"):
+        return Reply(card=views.note("That button is out of date. Type `/breach close` again."))
+    now = core.clock()
+    section = summary.containment_section(core.playbook)
+    async with core.db.transaction() as session:
+        incident = await queries.incident(session, int(incident_id))
+        if incident is None or incident.team_id != actor.team_id:
+            return Reply(card=views.note("I can't find that incident any more."))
+        items = await queries.items(session, incident.id or 0)
+        open_steps = [i for i in items if i.section == section and i.state != DONE]
+        if open_steps and (mode != "force" or actor.user_id not in _leads(incident)):
+            return Reply(card=views.note(
+                f"Not closed: {len(open_steps)} containment steps are still open, and only the responder or "
+                "the backup can close anyway. Type `/breach close` to see them."))
+        result = await session.execute(
+            sa.update(Incident).where(col(Incident.id) == incident.id, col(Incident.status) == "open")
+            .values(status="closed", closed_at=now, closed_by=actor.user_id))
+        if result.rowcount != 1:
+            return Reply(card=views.note(f"Incident {incident.id} is already closed."))
+        detail = "closed anyway with open steps: " + "; ".join(i.label for i in open_steps) if open_steps else ""
+        queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                       action="incident.closed", detail=detail, at=now, incident_id=incident.id)
+    return Reply(card=views.note(f"Incident {incident_id} is closed. The summary is being posted in the war room."),
+                 work=[_poster(core, int(incident_id))])
+
+
+def _poster(core: Core, incident_id: int):  # type: ignore[no-untyped-def]
+    async def post(port: ChatPort) -> None:
+        await post_summary(core, incident_id, port)
+
+    return post
+
+
+async def load_summary(core: Core, incident_id: int) -> summary.Summary | None:
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+        if incident is None:
+            return None
+        items = await queries.items(session, incident_id)
+        decisions = await queries.decisions(session, incident_id)
+    return summary.build(incident, items, decisions, core.playbook)
+
+
+async def post_summary(core: Core, incident_id: int, port: ChatPort) -> None:
+    """Summary and chart in the war room, the detail-free version in the announcement channel, topic."""
+    result = await load_summary(core, incident_id)
+    if result is None or result.incident.channel_id is None:
+        return
+    incident = result.incident
+    async with core.db.reading() as session:
+        settings = await queries.workspace(session, incident.platform, incident.team_id)
+    png = await asyncio.to_thread(chart.timeline_png, result)
+    calls = [
+        port.post_cards(incident.channel_id, summary.cards(result)),
+        port.share_files(incident.channel_id, [Attachment(f"incident-{incident.id}-timeline.png", png,
+                                                          f"Incident {incident.id} timeline")],
+                         "Timeline of the incident: key times and checklist steps."),
+        port.set_topic(incident.channel_id, topic(incident)),
+        refresh_checklist(core, incident_id, port, sections={views.INTRO}),
+    ]
+    if settings and settings.announce_channel_id:
+        calls.append(port.post_cards(settings.announce_channel_id, summary.cards(result, public=True)))
+    for outcome in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(outcome, ChatError):
+            log.warning("incident %s: summary step failed (%s)", incident_id, outcome.code)
+        elif isinstance(outcome, BaseException):
+            log.error("incident %s: summary step failed (%s)", incident_id, type(outcome).__name__)
+
+
+async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
+    now = core.clock()
+    async with core.db.transaction() as session:
+        result = await session.execute(
+            sa.update(Incident).where(col(Incident.id) == incident.id, col(Incident.status) == "closed")
+            .values(status="open", closed_at=None, closed_by=None))
+        if result.rowcount != 1:
+            return Reply(card=views.note(f"Incident {incident.id} is open already."))
+        queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                       action="incident.reopened", at=now, incident_id=incident.id)
+    incident.status = "open"
+    incident_id, room_id = incident.id or 0, incident.channel_id
+
+    async def announce_in_room(port: ChatPort) -> None:
+        if room_id:
+            await port.post_cards(room_id, [views.note(
+                f"{mention(actor.user_id)} reopened incident {incident_id}. The record continues.")])
+            await port.set_topic(room_id, topic(incident))
+            await refresh_checklist(core, incident_id, port, sections={views.INTRO})
+
+    return Reply(card=views.note(f"Incident {incident_id} is open again."), work=[announce_in_room])
+
+
+async def announce(core: Core, actor: Actor, arg: str) -> Reply:
+    """`/breach announce #channel` sets where summaries go (without details); `off` stops it; alone, shows it."""
+    async with core.db.transaction() as session:
+        await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
+        settings = await queries.workspace(session, actor.platform, actor.team_id)
+        current = settings.announce_channel_id if settings else None
+        if not arg:
+            if current:
+                return Reply(card=views.note(f"Post-incident summaries are announced in {room(current)}."))
+            return Reply(card=views.note(
+                "Summaries are not announced anywhere yet. `/breach announce #channel` chooses a channel."))
+        target = None if arg.strip().lower() in ("off", "none") else channel(arg)
+        if target is None and arg.strip().lower() not in ("off", "none"):
+            return Reply(card=views.note(
+                f"I couldn't find one channel in “{arg[:200]}”. Type `/breach announce #` and pick a channel."))
+        if settings is None:
+            settings = Workspace(platform=actor.platform, team_id=actor.team_id)
+            session.add(settings)
+        settings.announce_channel_id = target
+        settings.updated_at = core.clock()
+        queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                       action="workspace.announce", detail=f"{current or 'none'} -> {target or 'none'}",
+                       at=core.clock())
+    if target is None:
+        return Reply(card=views.note("Summaries will no longer be announced."))
+    return Reply(card=views.note(
+        f"Post-incident summaries will be announced in {room(target)}, without client details. "
+        "If it is a private channel, invite Breachroom to it."))

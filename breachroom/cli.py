@@ -9,6 +9,7 @@ import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from breachroom.notices_cli import add_notices_parser
 from breachroom.settings import ConfigError, Settings, load
 
 
@@ -103,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("id", type=int)
     export.add_argument("--format", choices=("json", "md", "docx"), default="json")
     export.set_defaults(run=cmd_incidents)
+    add_notices_parser(sub)
     return top
 
 

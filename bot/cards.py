@@ -87,7 +87,7 @@ class Option:
 class FormField:
     name: str
     label: str
-    kind: Literal["text", "multiline", "select", "multiselect", "user", "datetime", "number"]
+    kind: Literal["text", "multiline", "select", "multiselect", "user", "datetime", "date", "number"]
     required: bool = True
     options: tuple[Option, ...] = ()
     initial: str | tuple[str, ...] | None = None

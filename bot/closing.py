@@ -8,7 +8,7 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import chart, summary, views
+from bot import chart, notice_drafts, summary, views
 from bot.cards import Button, Buttons, Card, Context, Header, Text, mention, room
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
@@ -99,7 +99,9 @@ async def load_summary(core: Core, incident_id: int) -> summary.Summary | None:
             return None
         items = await queries.items(session, incident_id)
         decisions = await queries.decisions(session, incident_id)
-    return summary.build(incident, items, decisions, core.playbook)
+    drafts = await notice_drafts.versions(core.db, incident_id)
+    return summary.build(incident, items, decisions, core.playbook, notified_at=notice_drafts.notified_at(drafts),
+                         notices=notice_drafts.version_lines(drafts))
 
 
 async def post_summary(core: Core, incident_id: int, port: ChatPort) -> None:

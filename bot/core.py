@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from bot.cards import Card, Form
 from bot.domain import Actor
@@ -25,6 +26,7 @@ class Core:
     db: Database
     playbook: Playbook
     clock: Callable[[], datetime] = utcnow
+    templates_dir: Path | None = None
     # Read-then-update of one posted message must not interleave, or an older render could land last.
     message_locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
@@ -47,3 +49,5 @@ class Reply:
     card: Card | None = None
     form: Form | None = None
     work: list[Work] = field(default_factory=list)
+    # Where a private answer belongs when the request came from a form (which has no channel).
+    room: str | None = None

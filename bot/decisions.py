@@ -64,7 +64,7 @@ async def record_decision(
                 log.warning("incident %s: decision not posted (%s)", incident_id, exc.code)
 
     confirmation = views.note(f"Decision {number} recorded. It is posted in the war room and kept in the record.")
-    return Reply(card=confirmation, work=[post])
+    return Reply(card=confirmation, work=[post], room=room_id)
 
 
 async def submit_decision_form(

@@ -153,11 +153,13 @@ async def declare_from_form(
     if errors:
         raise FormErrors(errors)
     compromised = values.get("compromised")
-    return await declare(
+    reply = await declare(
         core, actor, summary, origin_channel=origin_channel, severity=severity,
         discovered_at=discovered_at, data_kinds=kinds, affected_clients=affected,
         compromised_account=str(compromised) if compromised else None,
     )
+    reply.room = origin_channel
+    return reply
 
 
 def _step_names(incident: Incident) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -19,6 +20,10 @@ class PlaybookError(ValueError):
 class Item(BaseModel):
     key: str = Field(pattern=_KEY)
     label: str = Field(min_length=1, max_length=200)
+    # Said in the client notice's "What We Are Doing" once this step is done (first person plural).
+    notice: str | None = Field(default=None, max_length=500)
+    # An event that marks the step done by itself: `notice-approved` (approving the client notice).
+    done_when: Literal["notice-approved"] | None = None
 
 
 class Section(BaseModel):

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import summary
+from bot import notice_drafts, summary
 from bot.domain import DATA_KINDS, SEVERITIES, age
 from bot.playbook import Playbook
 from storage import queries
@@ -35,7 +35,9 @@ async def incident_summary(db: Database, incident_id: int, playbook: Playbook) -
             return None
         items = await queries.items(session, incident_id)
         decisions = await queries.decisions(session, incident_id)
-    return summary.build(incident, items, decisions, playbook)
+    drafts = await notice_drafts.versions(db, incident_id)
+    return summary.build(incident, items, decisions, playbook, notified_at=notice_drafts.notified_at(drafts),
+                         notices=notice_drafts.version_lines(drafts, person=str))
 
 
 async def incident_record(db: Database, incident_id: int, playbook: Playbook) -> dict[str, Any] | None:
@@ -46,8 +48,10 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
         items = await queries.items(session, incident_id)
         decisions = await queries.decisions(session, incident_id)
         entries = await queries.timeline(session, incident_id)
+    drafts = await notice_drafts.versions(db, incident_id)
     titles = {s.key: s.title for s in playbook.sections}
-    recap = summary.build(incident, items, decisions, playbook)
+    recap = summary.build(incident, items, decisions, playbook, notified_at=notice_drafts.notified_at(drafts),
+                          notices=notice_drafts.version_lines(drafts, person=str))
     return {
         "id": incident.id,
         "summary": incident.summary,
@@ -78,6 +82,12 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
         "timeline": [
             {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail} for e in entries
         ],
+        "notices": [
+            {"version": d.version, "status": d.status, "drafted_by": d.created_by, "drafted_at": iso(d.created_at),
+             "decided_by": d.decided_by, "decided_at": iso(d.decided_at), "note": d.decision_note,
+             "facts_to_confirm": d.missing}
+            for d in drafts
+        ],
         "closed_at": iso(incident.closed_at),
         "closed_by": incident.closed_by,
         "post_incident": {
@@ -85,6 +95,7 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
             "durations_seconds": {label: int(span.total_seconds()) if span is not None else None
                                   for label, span in recap.durations},
             "follow_ups": [{"item": label, "owner": owner} for label, owner in recap.follow_ups],
+            "notice_versions": list(recap.notices),
         },
     }
 
@@ -133,6 +144,8 @@ def to_markdown(record: dict[str, Any]) -> str:
               for label, secs in post["durations_seconds"].items()]
     lines += ["", "Follow-ups:", ""]
     lines += [f"- {f['item']} (owner: {f['owner']})" for f in post["follow_ups"]] or ["- None."]
+    lines += ["", "Client notice versions:", ""]
+    lines += [f"- {line}" for line in post["notice_versions"]] or ["- None drafted."]
     lines += ["", "## Timeline", "", "| At (UTC) | Who | What | Detail |", "|---|---|---|---|"]
     lines += [f"| {e['at']} | {e['actor']} | {e['action']} | {_cell(e['detail'])} |" for e in record["timeline"]]
     return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ ITEM_TOGGLE = "item.toggle"
 DECISION_OPEN = "decision.open"
 DECISION_SUBMIT = "decision.submit"
 DECLARE_SUBMIT = "declare.submit"
+NOTICE_DRAFT, NOTICE_FACTS = "notice.draft", "notice.facts"
 INTRO, ACTIONS = "intro", "actions"
 
 
@@ -100,11 +101,16 @@ def section_card(incident: Incident, section: Section, items: Sequence[Checklist
 
 
 def actions_card(incident: Incident) -> Card:
+    value = str(incident.id)
     return Card(
         fallback="Record a decision",
         parts=(
             Divider(),
-            Buttons((Button("Record decision", DECISION_OPEN, str(incident.id)),)),
+            Buttons((
+                Button("Record decision", DECISION_OPEN, value),
+                Button("Draft client notice", NOTICE_DRAFT, value),
+                Button("Notice facts", NOTICE_FACTS, value),
+            )),
         ),
         key=ACTIONS,
     )
@@ -187,8 +193,9 @@ HELP_TEXT = """**Breachroom: run your breach response from here**
 `/breach close`: close the incident and post the post-incident summary (in the war room)
 `/breach reopen`: reopen a closed incident; its record continues (in the war room)
 `/breach announce #channel`: also post summaries, without client details, in that channel (`off` stops it)
+`/breach notice`: draft the client notice (Word and Markdown) in the war room; `/breach notice facts` edits its facts
 `/breach help`: this list
-Coming soon: `notice`, `clock`, `timezone`, `drill`."""
+Coming soon: `clock`, `timezone`, `drill`."""
 
 
 def help_card() -> Card:
@@ -229,3 +236,4 @@ def decision_form(incident_id: int) -> Form:
             FormField("rationale", "Why (optional)", "multiline", required=False, max_length=3000),
         ),
     )
+

@@ -39,6 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load()
     settings.require_slack()
     playbook = settings.playbook()
+    settings.templates_dir()
     _migrate(settings)
     mode = "Socket Mode" if settings.slack_app_token else f"HTTP at http://{args.host}:{args.port}/slack/events"
     print(f"Breachroom: Slack over {mode}; health at /healthz, readiness at /readyz", flush=True)

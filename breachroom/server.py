@@ -40,7 +40,7 @@ async def slack_events(request: web.Request) -> web.Response:
 def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Application:
     """The whole server; `settings` must already have passed `require_slack()`."""
     assert settings.slack_bot_token is not None
-    core = Core(db=db, playbook=playbook)
+    core = Core(db=db, playbook=playbook, templates_dir=settings.templates_dir())
     socket_mode = settings.slack_app_token is not None
     adapter = SlackAdapter(
         core,

@@ -26,9 +26,10 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     database_url: str = "sqlite:///./breachroom.db"
     breachroom_playbook: Path | None = None
+    breachroom_templates: Path | None = None
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "breachroom_playbook",
-                     mode="before")
+                     "breachroom_templates", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -66,6 +67,13 @@ class Settings(BaseSettings):
             return load_playbook(self.breachroom_playbook or DEFAULT_PLAYBOOK)
         except PlaybookError as exc:
             raise ConfigError(f"BREACHROOM_PLAYBOOK: {exc}") from None
+
+    def templates_dir(self) -> Path | None:
+        """The business's own notice templates, if any; they override the built-in ones of the same name."""
+        folder = self.breachroom_templates
+        if folder is not None and not folder.is_dir():
+            raise ConfigError(f"BREACHROOM_TEMPLATES: {folder} is not a directory")
+        return folder
 
     def require_slack(self) -> None:
         """Serving Slack needs a bot token, and over HTTP a signing secret too."""

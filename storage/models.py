@@ -46,6 +46,7 @@ class Workspace(SQLModel, table=True):
     responder_id: str | None = None
     backup_id: str | None = None
     announce_channel_id: str | None = None
+    company: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     updated_at: datetime = _when(default_factory=utcnow)
 
 
@@ -83,6 +84,8 @@ class Incident(SQLModel, table=True):
     build_problems: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     closed_at: datetime | None = _when(default=None, nullable=True)
     closed_by: str | None = None
+    # Notice facts typed in the war room (the keys of the facts file, without `company`).
+    notice_facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
 class ChecklistItem(SQLModel, table=True):
@@ -142,3 +145,25 @@ class TimelineEntry(SQLModel, table=True):
     actor: str
     action: str
     detail: str = Field(default="", sa_type=sa.Text)
+
+
+class NoticeDraft(SQLModel, table=True):
+    """One version of the client notice; versions are never overwritten."""
+
+    __tablename__ = "notice_draft"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    version: int
+    created_by: str
+    created_at: datetime = _when(default_factory=utcnow)
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    markdown: str = Field(sa_type=sa.Text)
+    docx: bytes = Field(sa_type=sa.LargeBinary)
+    missing: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    status: str = "draft"
+    decided_by: str | None = None
+    decided_at: datetime | None = _when(default=None, nullable=True)
+    decision_note: str | None = Field(default=None, sa_type=sa.Text)
+    file_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)

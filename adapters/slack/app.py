@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
@@ -11,13 +12,16 @@ from slack_bolt.async_app import AsyncAck
 
 from adapters.slack import inbound, render
 from adapters.slack.outbound import SlackChat, web_client
-from bot import checklist, closing, decisions, router, views
+from bot import checklist, closing, decisions, notice_drafts, router, views
 from bot.cards import Card, FormErrors
 from bot.core import Core, Reply
 from bot.declare import declare_from_form
+from bot.domain import Actor
 from bot.ports import Audience, ChatError
 
 log = logging.getLogger(__name__)
+Press = Callable[[Actor, str, str | None], Awaitable[Reply]]
+Submit = Callable[[Actor, str, dict[str, object], str], Awaitable[Reply]]
 # Shown inside a form that could not be saved: the form stays open, so nothing typed is lost.
 NOT_SAVED = "Breachroom could not save this just now. Your text is still here: press the button again in a moment."
 
@@ -71,6 +75,47 @@ class SlackAdapter:
         if reply.form is not None:
             await self.chat.open_form(trigger_id, render.modal(reply.form))
 
+    def _button(self, action: str, use_case: Press) -> None:
+        """A button: acknowledge at once, run the use case, open its form or answer privately."""
+
+        async def pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            actor, channel = inbound.actor_of(body), inbound.channel_of(body)
+            _, value = inbound.action(body)
+            try:
+                reply = await use_case(actor, value, channel)
+            except Exception:
+                log.exception("%s failed", action)
+                reply = Reply(card=_sorry())
+            if reply.form is not None:
+                try:
+                    await self._open(body["trigger_id"], reply)
+                except ChatError:
+                    reply = Reply(card=views.note("I could not open the form in time. Press the button again."))
+            await self._run(reply, Audience(actor.user_id, reply.room or channel))
+
+        self.app.action(re.compile(rf"^{re.escape(action)}(#\d+)?$"))(pressed)
+
+    def _form(self, callback: str, use_case: Submit, first_field: str) -> None:
+        """A form: errors go back next to their fields (the form stays open: nothing typed is lost)."""
+
+        async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+            actor = inbound.actor_of(body)
+            try:
+                reply = await use_case(actor, view.get("private_metadata", ""), render.form_values(view),
+                                       f"view:{view.get('id')}")
+            except FormErrors as exc:
+                await ack(response_action="errors", errors=exc.errors)
+                return
+            except Exception:
+                log.exception("%s failed", callback)
+                await ack(response_action="errors", errors={first_field: NOT_SAVED})
+                return
+            await ack()
+            await self._run(reply, Audience(actor.user_id, reply.room))
+
+        self.app.view(callback)(submitted)
+
     def _register(self) -> None:
         app = self.app
         core = self.core
@@ -90,7 +135,7 @@ class SlackAdapter:
                     await self._open(body["trigger_id"], reply)
                 except ChatError:
                     await self.chat.tell(Audience(inv.actor.user_id, inv.channel_id, inv.reply_handle), views.note(
-                        "I could not open the form in time. Type `/breach <what happened>` to declare at once."))
+                        "I could not open the form in time. Type the command again."))
                 return
             card = reply.card or views.note("Done.")
             await ack(response_type="ephemeral", **render.message([card]))
@@ -101,74 +146,32 @@ class SlackAdapter:
             await ack(response_type="ephemeral", text=(
                 f"Breachroom does not know `{body.get('command', '')}`. Type `/breach help` for its commands."))
 
-        @app.action(re.compile(rf"^{re.escape(views.ITEM_TOGGLE)}(#\d+)?$"))
-        async def toggle(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await ack()
-            actor = inbound.actor_of(body)
-            channel = inbound.channel_of(body)
-            _, value = inbound.action(body)
-            try:
-                reply = await checklist.press(core, actor, value, channel_id=channel)
-            except Exception:
-                log.exception("checklist press failed")
-                reply = Reply(card=_sorry())
-            await self._run(reply, Audience(actor.user_id, channel))
+        async def open_decision(actor: Actor, value: str, channel: str | None) -> Reply:
+            return decisions.open_decision_form(value)
 
-        @app.action(re.compile(rf"^{re.escape(closing.INCIDENT_CLOSE)}(#\d+)?$"))
-        async def close(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await ack()
-            actor = inbound.actor_of(body)
-            _, value = inbound.action(body)
-            try:
-                reply = await closing.confirm_close(core, actor, value)
-            except Exception:
-                log.exception("closing failed")
-                reply = Reply(card=_sorry())
-            await self._run(reply, Audience(actor.user_id, inbound.channel_of(body)))
+        async def open_changes(actor: Actor, value: str, channel: str | None) -> Reply:
+            return notice_drafts.changes_form(value)
 
-        @app.action(re.compile(rf"^{re.escape(views.DECISION_OPEN)}(#\d+)?$"))
-        async def open_decision(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await ack()
-            actor = inbound.actor_of(body)
-            _, value = inbound.action(body)
-            reply = decisions.open_decision_form(value)
-            await self._open(body["trigger_id"], reply)
-            await self._run(reply, Audience(actor.user_id, inbound.channel_of(body)))
+        async def incident_button(actor: Actor, value: str, use_case: Any) -> Reply:
+            if not value.isdigit():
+                return Reply(card=views.note("That button is out of date."))
+            return await use_case(core, actor, int(value))
 
-        @app.view(views.DECISION_SUBMIT)
-        async def submit_decision(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-            actor = inbound.actor_of(body)
-            try:
-                reply = await decisions.submit_decision_form(
-                    core, actor, view.get("private_metadata", ""), render.form_values(view),
-                    delivery_key=f"view:{view.get('id')}",
-                )
-            except FormErrors as exc:
-                await ack(response_action="errors", errors=exc.errors)
-                return
-            except Exception:
-                log.exception("decision form failed")
-                await ack(response_action="errors", errors={"decision": NOT_SAVED})
-                return
-            await ack()
-            # Recorded: the decision posted in the room is the confirmation. Otherwise say why, privately.
-            await self._run(Reply(work=reply.work) if reply.work else reply, Audience(actor.user_id))
-
-        @app.view(views.DECLARE_SUBMIT)
-        async def submit_declare(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-            actor = inbound.actor_of(body)
-            origin = view.get("private_metadata") or None
-            try:
-                reply = await declare_from_form(core, actor, render.form_values(view), origin_channel=origin)
-            except FormErrors as exc:
-                await ack(response_action="errors", errors=exc.errors)
-                return
-            except Exception:
-                log.exception("declare form failed")
-                await ack(response_action="errors", errors={"summary": NOT_SAVED})
-                return
-            await ack()
-            await self._run(reply, Audience(actor.user_id, origin))
+        self._button(views.ITEM_TOGGLE, lambda a, v, c: checklist.press(core, a, v, channel_id=c))
+        self._button(closing.INCIDENT_CLOSE, lambda a, v, c: closing.confirm_close(core, a, v))
+        self._button(views.DECISION_OPEN, open_decision)
+        self._button(views.NOTICE_DRAFT, lambda a, v, c: incident_button(a, v, notice_drafts.draft))
+        self._button(views.NOTICE_FACTS, lambda a, v, c: incident_button(a, v, notice_drafts.facts_form))
+        self._button(notice_drafts.APPROVE, lambda a, v, c: notice_drafts.approve(core, a, v))
+        self._button(notice_drafts.CHANGES_OPEN, open_changes)
+        self._form(views.DECISION_SUBMIT, lambda a, meta, values, key: decisions.submit_decision_form(
+            core, a, meta, values, delivery_key=key), "decision")
+        self._form(views.DECLARE_SUBMIT, lambda a, meta, values, key: declare_from_form(
+            core, a, values, origin_channel=meta or None), "summary")
+        self._form(notice_drafts.FACTS_SUBMIT, lambda a, meta, values, key: notice_drafts.submit_facts(
+            core, a, meta, values), "what_happened")
+        self._form(notice_drafts.CHANGES_SUBMIT, lambda a, meta, values, key: notice_drafts.request_changes(
+            core, a, meta, values), "changes")
 
         @app.error
         async def on_error(error: Exception, body: dict[str, Any]) -> None:

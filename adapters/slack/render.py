@@ -164,7 +164,7 @@ def _element(field: FormField) -> dict[str, Any]:
         if field.max_length:
             element["max_length"] = min(field.max_length, 3000)
         if isinstance(field.initial, str):
-            element["initial_value"] = field.initial
+            element["initial_value"] = field.initial[: element.get("max_length", 3000)]
     elif field.kind in ("select", "multiselect"):
         labels = {o.value: o.label for o in field.options}
         element = {"type": "static_select" if field.kind == "select" else "multi_static_select",
@@ -179,9 +179,15 @@ def _element(field: FormField) -> dict[str, Any]:
         element = {"type": "datetimepicker", "action_id": name}
         if isinstance(field.initial, str):
             element["initial_date_time"] = int(datetime.fromisoformat(field.initial).timestamp())
+    elif field.kind == "date":
+        element = {"type": "datepicker", "action_id": name}
+        if isinstance(field.initial, str):
+            element["initial_date"] = field.initial[:10]
     else:
         element = {"type": "number_input", "action_id": name, "is_decimal_allowed": False, "min_value": "0"}
-    if field.placeholder and field.kind not in ("datetime",):
+        if isinstance(field.initial, str) and field.initial.isdigit():
+            element["initial_value"] = field.initial
+    if field.placeholder and field.kind != "datetime":
         element["placeholder"] = _plain(field.placeholder, 150)
     return element
 
@@ -219,6 +225,8 @@ def form_values(view: dict[str, Any]) -> dict[str, object]:
                 out[block_id] = [o["value"] for o in state.get("selected_options") or []]
             elif kind == "users_select":
                 out[block_id] = state.get("selected_user")
+            elif kind == "datepicker":
+                out[block_id] = state.get("selected_date")
             elif kind == "datetimepicker":
                 stamp = state.get("selected_date_time")
                 out[block_id] = datetime.fromtimestamp(int(stamp), UTC).isoformat() if stamp else None

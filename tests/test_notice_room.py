@@ -180,3 +180,26 @@ async def test_request_changes_records_what_should_change(bot: Bot) -> None:
     async with bot.db.reading() as session:
         row = (await session.execute(sa.text("SELECT status, decision_note FROM notice_draft"))).one()
     assert tuple(row) == ("changes_requested", "Name the insurer")
+
+
+async def test_a_broken_template_override_is_named_and_the_facts_are_kept(
+    slack, db_url: str, db, tmp_path  # type: ignore[no-untyped-def]
+) -> None:
+    from breachroom.server import make_app
+    from tests.conftest import bot_settings, serve
+
+    (tmp_path / "what_you_can_do.md.j2").write_text("## What You Can Do\n\n{% if %}\n")
+    settings = bot_settings(slack, db_url, BREACHROOM_TEMPLATES=str(tmp_path))
+    runner, url = await serve(make_app(settings, settings.playbook(), type(db)(settings.db_url())))
+    client = Bot(url, slack, db)
+    try:
+        room = await declare_room(client, user="UANN")
+        _, ack = await client.command("notice", channel=room["channel"])
+        assert "notice template cannot be used" in ack["text"]
+        assert "what_you_can_do.md.j2, line 3" in ack["text"]
+        async with db.reading() as session:
+            drafts = (await session.execute(sa.text("SELECT count(*) FROM notice_draft"))).scalar_one()
+        assert drafts == 0
+    finally:
+        await client.close()
+        await runner.cleanup()

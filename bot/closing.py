@@ -8,7 +8,7 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import chart, notice_drafts, summary, views
+from bot import chart, record, summary, views
 from bot.cards import Button, Buttons, Card, Context, Header, Text, mention, room
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
@@ -92,21 +92,9 @@ def _poster(core: Core, incident_id: int):  # type: ignore[no-untyped-def]
     return post
 
 
-async def load_summary(core: Core, incident_id: int) -> summary.Summary | None:
-    async with core.db.reading() as session:
-        incident = await queries.incident(session, incident_id)
-        if incident is None:
-            return None
-        items = await queries.items(session, incident_id)
-        decisions = await queries.decisions(session, incident_id)
-    drafts = await notice_drafts.versions(core.db, incident_id)
-    return summary.build(incident, items, decisions, core.playbook, notified_at=notice_drafts.notified_at(drafts),
-                         notices=notice_drafts.version_lines(drafts))
-
-
 async def post_summary(core: Core, incident_id: int, port: ChatPort) -> None:
     """Summary and chart in the war room, the detail-free version in the announcement channel, topic."""
-    result = await load_summary(core, incident_id)
+    result = await record.incident_summary(core.db, incident_id, core.playbook, person=mention)
     if result is None or result.incident.channel_id is None:
         return
     incident = result.incident

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,10 @@ async def incident_lines(db: Database) -> list[str]:
     ]
 
 
-async def incident_summary(db: Database, incident_id: int, playbook: Playbook) -> summary.Summary | None:
+async def incident_summary(
+    db: Database, incident_id: int, playbook: Playbook, person: Callable[[str], str] = str
+) -> summary.Summary | None:
+    """The post-incident summary from the store; `person` writes a user id (plain here, a mention in chat)."""
     async with db.reading() as session:
         incident = await queries.incident(session, incident_id)
         if incident is None:
@@ -37,21 +41,19 @@ async def incident_summary(db: Database, incident_id: int, playbook: Playbook) -
         decisions = await queries.decisions(session, incident_id)
     drafts = await notice_drafts.versions(db, incident_id)
     return summary.build(incident, items, decisions, playbook, notified_at=notice_drafts.notified_at(drafts),
-                         notices=notice_drafts.version_lines(drafts, person=str))
+                         notices=notice_drafts.version_lines(drafts, person=person))
 
 
 async def incident_record(db: Database, incident_id: int, playbook: Playbook) -> dict[str, Any] | None:
+    recap = await incident_summary(db, incident_id, playbook)
+    if recap is None:
+        return None
+    incident, decisions = recap.incident, recap.decisions
     async with db.reading() as session:
-        incident = await queries.incident(session, incident_id)
-        if incident is None:
-            return None
         items = await queries.items(session, incident_id)
-        decisions = await queries.decisions(session, incident_id)
         entries = await queries.timeline(session, incident_id)
     drafts = await notice_drafts.versions(db, incident_id)
     titles = {s.key: s.title for s in playbook.sections}
-    recap = summary.build(incident, items, decisions, playbook, notified_at=notice_drafts.notified_at(drafts),
-                          notices=notice_drafts.version_lines(drafts, person=str))
     return {
         "id": incident.id,
         "summary": incident.summary,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from bot import closing, notice_drafts, views
+from bot import closing, notice_drafts, notice_facts, views
 from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
@@ -67,7 +67,7 @@ async def handle(core: Core, inv: Invocation) -> Reply:
         return await record_decision(core, actor, incident.id, arg, delivery_key=inv.delivery_key)
     if name == "notice":
         if arg.lower() == "facts":
-            return await notice_drafts.facts_form(core, actor, incident.id)
+            return await notice_facts.facts_form(core, actor, incident.id)
         return await notice_drafts.draft(core, actor, incident.id)
     if name == "close":
         return await closing.request_close(core, actor, incident)

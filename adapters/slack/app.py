@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck
 
 from adapters.slack import inbound, render
 from adapters.slack.outbound import SlackChat, web_client
-from bot import checklist, closing, decisions, notice_drafts, router, views
+from bot import checklist, closing, decisions, notice_drafts, notice_facts, router, views
 from bot.cards import Card, FormErrors
 from bot.core import Core, Reply
 from bot.declare import declare_from_form
@@ -161,14 +161,14 @@ class SlackAdapter:
         self._button(closing.INCIDENT_CLOSE, lambda a, v, c: closing.confirm_close(core, a, v))
         self._button(views.DECISION_OPEN, open_decision)
         self._button(views.NOTICE_DRAFT, lambda a, v, c: incident_button(a, v, notice_drafts.draft))
-        self._button(views.NOTICE_FACTS, lambda a, v, c: incident_button(a, v, notice_drafts.facts_form))
+        self._button(views.NOTICE_FACTS, lambda a, v, c: incident_button(a, v, notice_facts.facts_form))
         self._button(notice_drafts.APPROVE, lambda a, v, c: notice_drafts.approve(core, a, v))
         self._button(notice_drafts.CHANGES_OPEN, open_changes)
         self._form(views.DECISION_SUBMIT, lambda a, meta, values, key: decisions.submit_decision_form(
             core, a, meta, values, delivery_key=key), "decision")
         self._form(views.DECLARE_SUBMIT, lambda a, meta, values, key: declare_from_form(
             core, a, values, origin_channel=meta or None), "summary")
-        self._form(notice_drafts.FACTS_SUBMIT, lambda a, meta, values, key: notice_drafts.submit_facts(
+        self._form(notice_facts.FACTS_SUBMIT, lambda a, meta, values, key: notice_facts.submit_facts(
             core, a, meta, values), "what_happened")
         self._form(notice_drafts.CHANGES_SUBMIT, lambda a, meta, values, key: notice_drafts.request_changes(
             core, a, meta, values), "changes")

@@ -1,0 +1,234 @@
+"""The facts of the client notice in the war room: assembled from what is known, edited in a form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot import views
+from bot.cards import Form, FormErrors, FormField, Option
+from bot.core import Core, Reply
+from bot.domain import DATA_KINDS, DONE, Actor
+from bot.notices.facts import FactsError, parse_facts
+from bot.playbook import Playbook
+from storage import queries
+from storage.models import ChecklistItem, Incident, Workspace
+
+FACTS_OPEN = views.NOTICE_FACTS
+FACTS_SUBMIT = "notice.facts.submit"
+STORY_LIMIT = 5000
+
+# Form field → where its value lives in the facts (a dotted key of the facts file).
+COMPANY_FIELDS = {
+    "company_name": ("name", "Company name"),
+    "contact_name": ("contact_name", "Contact person"),
+    "phone": ("phone", "Phone"),
+    "toll_free_phone": ("toll_free_phone", "Toll-free phone (needed when health data is involved)"),
+    "email": ("email", "Email (also the From of the letters)"),
+    "website": ("website", "Website"),
+    "postal_address": ("postal_address", "Postal address"),
+}
+PROTECTION_FIELDS = {
+    "ip_provider": ("provider", "Identity protection provider (leave empty if none is offered)"),
+    "ip_months": ("months", "Months of identity protection"),
+    "ip_url": ("enrollment_url", "Enrolment website"),
+    "ip_code": ("enrollment_code", "Enrolment code"),
+    "ip_enroll_by": ("enroll_by", "Enrol by"),
+}
+_FIELD_OF_KEY = {
+    "what_happened": "what_happened", "breach_started_at": "breach_started_at",
+    "breach_ended_at": "breach_ended_at", "discovered_at": "discovered", "data_categories": "data_categories",
+    "affected_total": "affected_total", "affected_by_region": "regions", "actions_taken": "actions_taken",
+    "law_enforcement_delay": "le_until",
+    **{f"company.{key}": field for field, (key, _) in COMPANY_FIELDS.items()},
+    **{f"identity_protection.{key}": field for field, (key, _) in PROTECTION_FIELDS.items()},
+}
+_REGION = re.compile(r"([A-Za-z]{2}(?:-[A-Za-z0-9]{1,3})?)\s*[:=]?\s*(\d[\d,]*)")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def done_sentences(items: Sequence[ChecklistItem], playbook: Playbook) -> list[str]:
+    """What the company has done, in the letter's words, from the checklist steps already done."""
+    sentences = {i.key: i.notice for s in playbook.sections for i in s.items if i.notice}
+    return [sentences[i.key] for i in items if i.state == DONE and i.key in sentences]
+
+
+def assemble(incident: Incident, company: Mapping[str, Any], items: Sequence[ChecklistItem],
+             playbook: Playbook) -> dict[str, Any]:
+    """The facts file of this incident: typed notice facts first, then what the war room already knows."""
+    facts: dict[str, Any] = {k: v for k, v in incident.notice_facts.items() if v not in (None, "", [], {})}
+    facts.setdefault("what_happened", incident.summary[:STORY_LIMIT])
+    if incident.discovered_at:
+        facts["discovered_at"] = _iso(incident.discovered_at)
+    facts["data_categories"] = list(incident.data_kinds)
+    if incident.affected_clients is not None:
+        facts["affected_total"] = incident.affected_clients
+    if "actions_taken" not in facts:
+        facts["actions_taken"] = done_sentences(items, playbook)
+    facts["company"] = {k: v for k, v in company.items() if v not in (None, "")}
+    return facts
+
+
+async def load(core: Core, incident_id: int) -> tuple[Incident, Workspace | None, Sequence[ChecklistItem]] | None:
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+        if incident is None:
+            return None
+        settings = await queries.workspace(session, incident.platform, incident.team_id)
+        items = await queries.items(session, incident_id)
+    return incident, settings, items
+
+
+def _date_only(value: object) -> str | None:
+    return str(value)[:10] if value else None
+
+
+async def facts_form(core: Core, actor: Actor, incident_id: int) -> Reply:
+    """The "Notice facts" form, pre-filled with everything already known."""
+    loaded = await load(core, incident_id)
+    if loaded is None or loaded[0].team_id != actor.team_id:
+        return Reply(card=views.note("I can't find that incident any more."))
+    incident, settings, items = loaded
+    raw = assemble(incident, settings.company if settings else {}, items, core.playbook)
+    return Reply(form=notice_facts_form(incident.id or 0, _facts_initials(raw)))
+
+
+def _facts_initials(raw: Mapping[str, Any]) -> dict[str, Any]:
+    regions = ", ".join(f"{code} {count}" for code, count in (raw.get("affected_by_region") or {}).items())
+    protection = raw.get("identity_protection") or {}
+    delay = raw.get("law_enforcement_delay") or {}
+    initial: dict[str, Any] = {
+        "what_happened": raw.get("what_happened"),
+        "breach_started_at": _date_only(raw.get("breach_started_at")),
+        "breach_ended_at": _date_only(raw.get("breach_ended_at")),
+        "discovered": raw.get("discovered_at"),
+        "data_categories": tuple(raw.get("data_categories") or ()),
+        "affected_total": str(raw["affected_total"]) if raw.get("affected_total") is not None else None,
+        "regions": regions or None,
+        "actions_taken": "\n".join(raw.get("actions_taken") or ()) or None,
+        "le_until": _date_only(delay.get("until")),
+        "le_requested_by": delay.get("requested_by"),
+    }
+    initial |= {field: (raw.get("company") or {}).get(key) for field, (key, _) in COMPANY_FIELDS.items()}
+    initial |= {field: protection.get(key) for field, (key, _) in PROTECTION_FIELDS.items()}
+    initial["ip_months"] = str(initial["ip_months"]) if initial.get("ip_months") else None
+    initial["ip_enroll_by"] = _date_only(initial.get("ip_enroll_by"))
+    return {k: v for k, v in initial.items() if v not in (None, "", ())}
+
+
+def text_value(values: Mapping[str, object], name: str) -> str | None:
+    value = values.get(name)
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str, object]) -> Reply:
+    """Check the facts exactly as a facts file is checked; store them; errors go next to their fields."""
+    if not value.isdigit():
+        return Reply(card=views.note("That form is out of date. Press Notice facts again."))
+    incident_id = int(value)
+    errors: dict[str, str] = {}
+    regions: dict[str, int] = {}
+    region_text = text_value(values, "regions")
+    if region_text:
+        found = _REGION.findall(region_text)
+        if not found:
+            errors["regions"] = "Write codes and counts, e.g. US-CA 812, DE 40."
+        regions = {code.upper(): int(count.replace(",", "")) for code, count in found}
+    affected = text_value(values, "affected_total")
+    if affected and not affected.replace(",", "").isdigit():
+        errors["affected_total"] = "Enter a whole number, e.g. 120."
+    months = text_value(values, "ip_months")
+    if months and not months.isdigit():
+        errors["ip_months"] = "Enter a number of months, e.g. 24."
+    if errors:
+        raise FormErrors(errors)
+    company = {key: text_value(values, field) for field, (key, _) in COMPANY_FIELDS.items()}
+    protection = {key: text_value(values, field) for field, (key, _) in PROTECTION_FIELDS.items()}
+    protection["months"] = int(months) if months else None
+    protection = {k: v for k, v in protection.items() if v is not None}
+    if protection:
+        protection["offered"] = bool(protection.get("provider"))
+    actions = [line.strip() for line in (text_value(values, "actions_taken") or "").splitlines() if line.strip()]
+    notice: dict[str, Any] = {
+        "what_happened": text_value(values, "what_happened"),
+        "breach_started_at": text_value(values, "breach_started_at"),
+        "breach_ended_at": text_value(values, "breach_ended_at"),
+        "affected_by_region": regions,
+        "actions_taken": actions,
+        "identity_protection": protection,
+    }
+    le_until = text_value(values, "le_until")
+    if le_until:
+        notice["law_enforcement_delay"] = {"until": le_until, "requested_by": text_value(values, "le_requested_by")}
+    kinds = [k for k in (values.get("data_categories") or []) if k in DATA_KINDS]  # type: ignore[union-attr]
+    discovered = text_value(values, "discovered")
+    candidate = {k: v for k, v in notice.items() if v not in (None, "", [], {})}
+    candidate |= {"company": {k: v for k, v in company.items() if v}, "data_categories": kinds}
+    if discovered:
+        candidate["discovered_at"] = discovered
+    if affected:
+        candidate["affected_total"] = int(affected.replace(",", ""))
+    try:
+        facts = parse_facts(candidate)
+    except FactsError as exc:
+        key = str(exc).split(":", 1)[0].strip()
+        field = _FIELD_OF_KEY.get(key) or _FIELD_OF_KEY.get(key.split(".")[0]) or "what_happened"
+        raise FormErrors({field: str(exc)[:150]}) from None
+    now = core.clock()
+    async with core.db.transaction() as session:
+        await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
+        incident = await queries.incident(session, incident_id)
+        if incident is None or incident.team_id != actor.team_id:
+            return Reply(card=views.note("I can't find that incident any more."))
+        settings = await queries.workspace(session, actor.platform, actor.team_id)
+        if settings is None:
+            settings = Workspace(platform=actor.platform, team_id=actor.team_id)
+            session.add(settings)
+        settings.company = {k: v for k, v in company.items() if v}
+        incident.notice_facts = {k: v for k, v in notice.items() if v not in (None, "", [], {})}
+        incident.data_kinds = kinds
+        incident.discovered_at = facts.discovered_at if isinstance(facts.discovered_at, datetime) else (
+            incident.discovered_at)
+        incident.affected_clients = facts.affected_total
+        queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                       action="notice.facts", detail="notice facts updated", at=now, incident_id=incident_id)
+    return Reply(card=views.note(
+        "Notice facts saved. Type `/breach notice` or press **Draft client notice** for a new draft."),
+        room=incident.channel_id)
+
+
+def notice_facts_form(incident_id: int, initial: dict) -> Form:
+    """Every fact of the client notice; what the war room already knows is filled in."""
+
+    def field(name: str, label: str, kind: str = "text", **kw: object) -> FormField:
+        return FormField(name, label, kind, required=False, initial=initial.get(name), **kw)  # type: ignore[arg-type]
+
+    fields = [
+        field("what_happened", "What happened, in plain words", "multiline", max_length=3000),
+        field("breach_started_at", "Breach started (or only date)", "date"),
+        field("breach_ended_at", "Breach ended", "date"),
+        field("discovered", "Discovered", "datetime"),
+        FormField("data_categories", "Kinds of data involved", "multiselect", required=False,
+                  options=tuple(Option(k, v) for k, v in DATA_KINDS.items()),
+                  initial=tuple(initial.get("data_categories") or ())),
+        field("affected_total", "Number of affected clients", "number"),
+        field("regions", "Where they live, with counts", placeholder="US-CA 812, DE 40, GB 3",
+              hint="ISO codes: a country (DE, GB) or a US state (US-CA). They decide which laws apply."),
+        field("actions_taken", "What the company has done (one sentence per line)", "multiline", max_length=3000),
+        *(field(name, label, "number" if name == "ip_months" else "date" if name == "ip_enroll_by" else "text")
+          for name, (_, label) in PROTECTION_FIELDS.items()),
+        field("le_until", "Notice delayed at law enforcement's request until", "date"),
+        field("le_requested_by", "Delay requested by (agency)"),
+        *(field(name, label, "multiline" if name == "postal_address" else "text")
+          for name, (_, label) in COMPANY_FIELDS.items()),
+    ]
+    return Form(title="Notice facts", submit="Save facts", action=FACTS_SUBMIT, value=str(incident_id),
+                intro="Facts left empty appear as [TO CONFIRM: …] in the draft, never guessed. "
+                      "Company details are kept for future incidents.",
+                fields=tuple(fields))

@@ -9,7 +9,7 @@ from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
 from bot.grammar import COMING_LATER, SUBCOMMANDS, parse
-from bot.workspace import show_or_set
+from bot.workspace import show_or_set, show_or_set_timezone
 from storage import queries
 
 IN_ROOM_ONLY = (
@@ -39,6 +39,8 @@ async def handle(core: Core, inv: Invocation) -> Reply:
                                      "Type `/breach help` for what works today."))
     if name in ("responder", "backup"):
         return await show_or_set(core, actor, name, arg)
+    if name == "timezone":
+        return await show_or_set_timezone(core, actor, arg)
     if name == "announce":
         return await closing.announce(core, actor, arg)
     if name == "declare":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from bot import views
 from bot.cards import mention
 from bot.core import Core, Reply
@@ -57,3 +59,32 @@ async def show_or_set(core: Core, actor: Actor, role: str, arg: str) -> Reply:
             "they are invited to the war room automatically."
         )
     )
+
+
+async def show_or_set_timezone(core: Core, actor: Actor, arg: str) -> Reply:
+    """`/breach timezone Europe/Berlin`: the zone deadlines are shown in (stored instants stay UTC)."""
+    if not arg:
+        async with core.db.reading() as session:
+            settings = await queries.workspace(session, actor.platform, actor.team_id)
+        zone = settings.timezone if settings else "UTC"
+        return Reply(card=views.note(
+            f"Deadlines are shown in {zone}. Change it with `/breach timezone Europe/Berlin`."))
+    name = arg.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return Reply(card=views.note(
+            f"I don't know the time zone “{name[:100]}”. Use a name such as `America/New_York`, `Europe/Berlin` "
+            "or `UTC`."))
+    now = core.clock()
+    async with core.db.transaction() as session:
+        await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
+        settings = await queries.workspace(session, actor.platform, actor.team_id)
+        if settings is None:
+            settings = Workspace(platform=actor.platform, team_id=actor.team_id)
+            session.add(settings)
+        previous, settings.timezone, settings.updated_at = settings.timezone, name, now
+        queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                       action="workspace.timezone", detail=f"{previous} -> {name}", at=now)
+    return Reply(card=views.note(f"Deadlines will be shown in {name} ({now.astimezone(ZoneInfo(name)):%z})."),
+)

@@ -47,6 +47,7 @@ class Workspace(SQLModel, table=True):
     backup_id: str | None = None
     announce_channel_id: str | None = None
     company: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    timezone: str = "UTC"
     updated_at: datetime = _when(default_factory=utcnow)
 
 
@@ -130,6 +131,10 @@ class Decision(SQLModel, table=True):
     decided_by: str
     decided_at: datetime = _when(default_factory=utcnow)
     delivery_key: str | None = None
+    # A decision that starts or stops a legal clock: `kind` names the fact (`aware_at`, `risk.gdpr` …),
+    # `value` holds it; the latest decision of each kind is the fact the clocks use.
+    kind: str | None = None
+    value: str | None = None
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -167,3 +172,33 @@ class NoticeDraft(SQLModel, table=True):
     decided_at: datetime | None = _when(default=None, nullable=True)
     decision_note: str | None = Field(default=None, sa_type=sa.Text)
     file_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+class ObligationMark(SQLModel, table=True):
+    """Someone marked a notification obligation done (who, when): the clocks read it, nothing overwrites it."""
+
+    __tablename__ = "obligation_mark"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "obligation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    obligation: str
+    marked_by: str
+    marked_at: datetime = _when(default_factory=utcnow)
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder due at an instant; claimed and fired exactly once, by whichever process gets it first."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("incident_id", "obligation", "kind", "due_at"),
+        sa.Index("ix_reminder_pending", "fired_at", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    obligation: str
+    kind: str
+    due_at: datetime = _when()
+    fired_at: datetime | None = _when(default=None, nullable=True)
+    text: str = Field(default="", sa_type=sa.Text)

@@ -68,7 +68,7 @@ async def test_war_room_commands_typed_elsewhere_are_explained(bot: Bot) -> None
 
 
 async def test_features_of_later_versions_say_so_privately(bot: Bot) -> None:
-    for word in ("clock", "timezone", "drill"):
+    for word in ("clock", "drill"):
         _, ack = await bot.command(f"{word} now")
         assert ack["response_type"] == "ephemeral"
         assert f"`/breach {word}` is coming" in said(ack)
@@ -132,3 +132,14 @@ async def test_an_over_long_summary_is_kept_in_full_and_the_room_still_opens(bot
         stored = (await session.execute(sa.text("SELECT summary FROM incident"))).scalar_one()
     assert stored == " ".join(summary.split())
     assert not bot.slack.rejected("invalid_blocks") and not bot.slack.rejected("too_long")
+
+
+async def test_timezone_is_shown_and_set_and_nonsense_is_explained(bot: Bot) -> None:
+    _, ack = await bot.command("timezone")
+    assert "shown in UTC" in said(ack)
+    _, ack = await bot.command("timezone Mars/Olympus")
+    assert "don't know the time zone" in said(ack)
+    _, ack = await bot.command("timezone Europe/Berlin")
+    assert "shown in Europe/Berlin (+0" in said(ack)
+    _, ack = await bot.command("timezone")
+    assert "shown in Europe/Berlin" in said(ack)

@@ -1,7 +1,9 @@
-"""The facts a client notice is built from, checked so that a bad value is named before any letter is drafted.
+"""The facts a client notice and the notification clocks are built from, checked so that a bad value is named
+before any letter is drafted or any deadline computed.
 
-Every key is optional: a fact nobody has confirmed yet becomes a `[TO CONFIRM: …]` placeholder in the draft,
-never a guess. The same model serves the war room's "Notice facts" form and `breachroom notices draft`.
+Every key is optional: a fact nobody has confirmed yet becomes a `[TO CONFIRM: …]` placeholder in the draft, or a
+question next to the clocks, never a guess. The same model serves the war room's "Notice facts" form,
+`breachroom notices draft` and `breachroom obligations`.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -25,6 +28,8 @@ _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 # Codes people write that ISO 3166 spells differently; a silent mismatch would hide a law that applies.
 _REGION_SPELLINGS = {"UK": "GB", "EL": "GR"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A regime id from regimes.yml, optionally narrowed to one of its notices: `us-ca-1798.82/attorney_general`.
+_OBLIGATION = re.compile(r"^[a-z0-9][a-z0-9.-]*(/[a-z][a-z0-9_]*)?$")
 
 
 class FactsError(ValueError):
@@ -106,6 +111,23 @@ def _email(value: str) -> str:
     return value
 
 
+def _zone(value: str) -> str:
+    """An IANA time zone name that this machine's time zone database knows."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin' or "
+                         "'America/New_York')") from None
+    return value
+
+
+def _obligation(value: object) -> object:
+    if isinstance(value, str) and _OBLIGATION.match(value.strip()):
+        return value.strip()
+    raise ValueError(f"not a regime id: {value!r} (use an id from regimes.yml, such as 'us-ca-1798.82', "
+                     "optionally followed by '/' and a notice, such as 'us-ca-1798.82/attorney_general')")
+
+
 def _as_date(value: date) -> date:
     return value.date() if isinstance(value, datetime) else value
 
@@ -140,11 +162,23 @@ class LawEnforcementDelay(_Strict):
     requested_at: When | None = None
     until: When | None = None
     requested_by: Name | None = None
+    # Only this kind of delay pauses an SEC Form 8-K Item 1.05 filing (Item 1.05(c)).
+    us_attorney_general_determination: bool | None = None
+
+
+class Risk(_Strict):
+    """The recorded risk assessments; each decides whether a law asks for notice at all."""
+
+    gdpr: Literal["unlikely", "risk", "high"] | None = None
+    pipeda_real_risk_of_significant_harm: bool | None = None
+    ndb_likely_serious_harm: bool | None = None
 
 
 Category = Annotated[str, BeforeValidator(_category)]
 Region = Annotated[str, BeforeValidator(_region)]
 Count = Annotated[int, Field(ge=0, le=10_000_000_000)]
+ObligationId = Annotated[str, BeforeValidator(_obligation)]
+TimeZoneName = Annotated[str, BeforeValidator(_none_is(lambda: "UTC")), AfterValidator(_zone)]
 
 
 class Facts(_Strict):
@@ -162,6 +196,28 @@ class Facts(_Strict):
         default_factory=IdentityProtection)
     law_enforcement_delay: LawEnforcementDelay | None = None
 
+    # --- For the notification clocks. A date without a time means the start of that day in `timezone`. ---
+    timezone: TimeZoneName = "UTC"
+    aware_at: When | None = None
+    determined_at: When | None = None
+    materiality_determined_at: When | None = None
+    individuals_notified_at: When | None = None
+    extortion_paid_at: When | None = None
+    risk: Annotated[Risk, BeforeValidator(_none_is(dict))] = Field(default_factory=Risk)
+    decision_not_to_notify: Annotated[dict[ObligationId, Sentence], BeforeValidator(_none_is(dict))] = Field(
+        default_factory=dict)
+    notified: Annotated[dict[ObligationId, When], BeforeValidator(_none_is(dict))] = Field(default_factory=dict)
+    public_company: bool | None = None
+    # "neither" says the business holds health data without being under HIPAA; None says nobody has checked.
+    hipaa_role: Literal["covered_entity", "business_associate", "neither"] | None = None
+    gdpr_role: Literal["controller", "processor"] | None = None
+    nydfs_regulated: bool | None = None
+    ftc_safeguards_covered: bool | None = None
+    data_encrypted: bool | None = None
+    encryption_key_exposed: bool | None = None
+    australia_turnover_over_3m: bool | None = None
+    health_service_provider: bool | None = None
+
     @model_validator(mode="after")
     def _consistent(self) -> Facts:
         # Duplicates are harmless to the reader but would list one kind of data twice in the letter.
@@ -173,6 +229,20 @@ class Facts(_Strict):
 
     def involves(self, category: str) -> bool:
         return category in self.data_categories
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def instant(self, value: date | datetime | None) -> datetime | None:
+        """An aware datetime for a fact's date or time. A date means the start of that day in the business's time
+        zone, and a time without an offset is read in that zone too, so a clock never starts later than it did.
+        """
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            value = datetime.combine(value, time())
+        return value.replace(tzinfo=self.zone) if value.tzinfo is None else value
 
 
 def parse_facts(data: object) -> Facts:
@@ -206,6 +276,8 @@ _PLAIN_TYPES = {
     "model_attributes_type": "should be a JSON object of keys",
     "dict_type": "should be a JSON object",
     "list_type": "should be a JSON list",
+    "bool_type": "should be true or false",
+    "bool_parsing": "should be true or false",
 }
 
 

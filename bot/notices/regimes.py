@@ -1,7 +1,7 @@
 """Which notification laws and which client advice fit a breach, read from regimes.yml and guidance.yml.
 
-The rules are data so that a lawyer can correct them and a later release can add deadlines per regime
-without touching the letter's code.
+The rules are data so that a lawyer can correct them without touching code. Each regime holds what the letter
+must contain and, under `clocks`, who must be told by when (read by `bot.deadlines`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.deadlines.rules import Clocks
 from bot.notices.facts import CATEGORIES, Facts
 
 REGIMES_FILE = Path(__file__).with_name("regimes.yml")
@@ -68,16 +69,22 @@ class Requirement(BaseModel):
 
 
 class Regime(BaseModel):
-    # Later releases add fields (deadlines); unknown keys are kept rather than refused.
-    model_config = ConfigDict(extra="allow")
+    # A misspelt key in law data would otherwise vanish, and a deadline or a requirement with it.
+    model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     name: str
     citation: str
     audience: str
-    applies_when: Condition
+    applies_when: Condition = Field(default_factory=Condition)
     title: str | None = None
     required_sections: list[str] = Field(default_factory=list)
     required_contents: list[Requirement] = Field(default_factory=list)
+    clocks: Clocks | None = None
+
+    @property
+    def shapes_letter(self) -> bool:
+        """Whether the regime says anything about the client letter; some regimes only set deadlines."""
+        return bool(self.title or self.required_sections or self.required_contents)
 
 
 class Step(BaseModel):
@@ -177,8 +184,10 @@ def load_guidance(path: Path = GUIDANCE_FILE) -> Guidance:
 
 
 def applicable(facts: Facts, regimes: list[Regime] | None = None) -> list[Regime]:
-    """The regimes whose conditions these facts meet (or may meet, while regions are unknown)."""
-    return [r for r in (regimes if regimes is not None else load_regimes()) if r.applies_when.matches(facts)]
+    """The regimes that shape the letter and whose conditions these facts meet (or may meet, while regions are
+    unknown). Which deadlines apply is `bot.deadlines.engine.obligations`' question, answered more strictly."""
+    return [r for r in (regimes if regimes is not None else load_regimes())
+            if r.shapes_letter and r.applies_when.matches(facts)]
 
 
 def requirements(facts: Facts, regimes: list[Regime] | None = None) -> dict[str, Requirement]:

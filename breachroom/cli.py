@@ -10,6 +10,7 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from breachroom.notices_cli import add_notices_parser
+from breachroom.obligations_cli import add_obligations_parser
 from breachroom.settings import ConfigError, Settings, load
 
 
@@ -106,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "md", "docx"), default="json")
     export.set_defaults(run=cmd_incidents)
     add_notices_parser(sub)
+    add_obligations_parser(sub)
     return top
 
 

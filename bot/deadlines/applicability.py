@@ -32,12 +32,12 @@ class Count:
         return f"{self.low:,}" if self.exact else f"at least {self.low:,}"
 
 
-def _inside(code: str, rules: list[str]) -> bool:
+def inside(code: str, rules: list[str]) -> bool:
     """`US-CA` is inside `US-CA` and inside `US`."""
     return any(code == rule or code.startswith(rule + "-") for rule in rules)
 
 
-def _around(code: str, rules: list[str]) -> bool:
+def around(code: str, rules: list[str]) -> bool:
     """`US` may hold residents of `US-CA`: the facts name the country but not the state."""
     return any(rule.startswith(code + "-") for rule in rules)
 
@@ -47,8 +47,8 @@ def residents(facts: Facts, jurisdiction: list[str]) -> Count | None:
     regions = facts.affected_by_region
     if not regions:
         return None
-    low = sum(n for code, n in regions.items() if _inside(code, jurisdiction))
-    vague = any(n for code, n in regions.items() if _around(code, jurisdiction))
+    low = sum(n for code, n in regions.items() if inside(code, jurisdiction))
+    vague = any(n for code, n in regions.items() if around(code, jurisdiction))
     return Count(low, exact=not vague)
 
 
@@ -70,18 +70,16 @@ def largest_state(facts: Facts) -> Count | None:
     return Count(low, exact=not regions.get("US"), where=code)
 
 
-def jurisdiction(clocks: Clocks, facts: Facts) -> tuple[Check, Count | None]:
-    """Does the breach touch the people this law protects? With the count, for thresholds and reasons."""
+def jurisdiction(clocks: Clocks, facts: Facts) -> Check:
+    """Does the breach touch the people this law protects? Says how many, for the reasons."""
     if clocks.jurisdiction == "any":
-        return Check(True), None
+        return Check(True)
     count = residents(facts, clocks.jurisdiction)
-    if count is None:
-        return Check(None, unknown=("affected_by_region",)), None
+    if count is None or (count.low == 0 and not count.exact):
+        return Check(None, unknown=("affected_by_region",))
     if count.low > 0:
-        return Check(True, f"{count.words()} affected {clocks.people}"), count
-    if not count.exact:
-        return Check(None, unknown=("affected_by_region",)), count
-    return Check(False), count
+        return Check(True, f"{count.words()} affected {clocks.people}")
+    return Check(False)
 
 
 def engaged(clocks: Clocks, facts: Facts) -> Check:

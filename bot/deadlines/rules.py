@@ -124,6 +124,12 @@ class RiskRule(_Rule):
                 raise ValueError(f"{value!r} is not a possible value of risk.{self.fact}")
         return self
 
+    def leaves_notice_due(self, value: FactValue) -> bool:
+        """Whether a recorded assessment leaves the notice due."""
+        if self.required is not None:
+            return value in self.required
+        return value not in (self.not_required or [])
+
 
 class FactIs(_Rule):
     """A fact about the business that must hold for the regime to apply, such as `hipaa_role: covered_entity`."""

@@ -236,7 +236,8 @@ class Facts(_Strict):
 
     def instant(self, value: date | datetime | None) -> datetime | None:
         """An aware datetime for a fact's date or time. A date means the start of that day in the business's time
-        zone, and a time without an offset is read in that zone too, so a clock never starts later than it did.
+        zone (the earliest the event can have happened, so a clock is never started late); a time without an offset
+        is read in that zone too.
         """
         if value is None:
             return None

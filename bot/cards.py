@@ -47,7 +47,7 @@ class ChecklistRow:
     label: str
     done: bool
     detail: str | None
-    button: Button
+    button: Button | None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 
-from bot import views
+from bot import clocks, views
 from bot.cards import Card, FormErrors, Text, mention, room
 from bot.core import Core, Reply, Work
 from bot.domain import DATA_KINDS, DEFAULT_SEVERITY, DUPLICATE_WINDOW, SEVERITIES, Actor, age
@@ -224,6 +224,9 @@ async def build_war_room(core: Core, incident_id: int, port: ChatPort) -> None:
     )
     problems = {name: code for name, code in outcomes if code}
     await _finish(core, incident, port, audience, problems, steps)
+    if "checklist" not in problems:
+        # The deadline card comes after the checklist: the war room is usable before it is computed.
+        await clocks.refresh(core, incident_id, port)
 
 
 async def _open_room(port: ChatPort, incident: Incident) -> RoomRef:

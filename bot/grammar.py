@@ -21,7 +21,7 @@ SUBCOMMANDS = (
     "timezone",
     "drill",
 )
-COMING_LATER = frozenset({"clock", "drill"})
+COMING_LATER = frozenset({"drill"})
 
 _MENTION = re.compile(r"^@\{([A-Za-z0-9_.:-]+)\}$")
 _CHANNEL = re.compile(r"^#\{([A-Za-z0-9_.:-]+)\}$")

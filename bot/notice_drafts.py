@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import notice_facts, views
+from bot import incident_facts, notice_facts, views
 from bot.cards import Button, Buttons, Card, Context, Form, FormErrors, FormField, Header, Text, mention
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
@@ -31,11 +31,11 @@ CHANGES_SUBMIT = "notice.changes.submit"
 
 async def draft(core: Core, actor: Actor, incident_id: int) -> Reply:
     """Render a new version from the facts as they are now; keep it; share .docx and .md in the room."""
-    loaded = await notice_facts.load(core, incident_id)
-    if loaded is None or loaded[0].team_id != actor.team_id:
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+    if incident is None or incident.team_id != actor.team_id:
         return Reply(card=views.note("I can't find that incident any more."))
-    incident, settings, items = loaded
-    raw = notice_facts.assemble(incident, settings.company if settings else {}, items, core.playbook)
+    raw = await incident_facts.raw_facts(core, incident)
     today = core.clock().date()
     try:
         facts = parse_facts(raw)

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot import views
+from bot import clocks, incident_facts, views
 from bot.cards import Form, FormErrors, FormField, Option
 from bot.core import Core, Reply
-from bot.domain import DATA_KINDS, DONE, Actor
+from bot.domain import DATA_KINDS, Actor
 from bot.notices.facts import FactsError, parse_facts
-from bot.playbook import Playbook
 from storage import queries
-from storage.models import ChecklistItem, Incident, Workspace
+from storage.models import Workspace
 
 FACTS_OPEN = views.NOTICE_FACTS
 FACTS_SUBMIT = "notice.facts.submit"
-STORY_LIMIT = 5000
 
 # Form field → where its value lives in the facts (a dotted key of the facts file).
 COMPANY_FIELDS = {
@@ -41,47 +39,10 @@ _FIELD_OF_KEY = {
     "what_happened": "what_happened", "breach_started_at": "breach_started_at",
     "breach_ended_at": "breach_ended_at", "discovered_at": "discovered", "data_categories": "data_categories",
     "affected_total": "affected_total", "affected_by_region": "regions", "actions_taken": "actions_taken",
-    "law_enforcement_delay": "le_until",
     **{f"company.{key}": field for field, (key, _) in COMPANY_FIELDS.items()},
     **{f"identity_protection.{key}": field for field, (key, _) in PROTECTION_FIELDS.items()},
 }
 _REGION = re.compile(r"([A-Za-z]{2}(?:-[A-Za-z0-9]{1,3})?)\s*[:=]?\s*(\d[\d,]*)")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def done_sentences(items: Sequence[ChecklistItem], playbook: Playbook) -> list[str]:
-    """What the company has done, in the letter's words, from the checklist steps already done."""
-    sentences = {i.key: i.notice for s in playbook.sections for i in s.items if i.notice}
-    return [sentences[i.key] for i in items if i.state == DONE and i.key in sentences]
-
-
-def assemble(incident: Incident, company: Mapping[str, Any], items: Sequence[ChecklistItem],
-             playbook: Playbook) -> dict[str, Any]:
-    """The facts file of this incident: typed notice facts first, then what the war room already knows."""
-    facts: dict[str, Any] = {k: v for k, v in incident.notice_facts.items() if v not in (None, "", [], {})}
-    facts.setdefault("what_happened", incident.summary[:STORY_LIMIT])
-    if incident.discovered_at:
-        facts["discovered_at"] = _iso(incident.discovered_at)
-    facts["data_categories"] = list(incident.data_kinds)
-    if incident.affected_clients is not None:
-        facts["affected_total"] = incident.affected_clients
-    if "actions_taken" not in facts:
-        facts["actions_taken"] = done_sentences(items, playbook)
-    facts["company"] = {k: v for k, v in company.items() if v not in (None, "")}
-    return facts
-
-
-async def load(core: Core, incident_id: int) -> tuple[Incident, Workspace | None, Sequence[ChecklistItem]] | None:
-    async with core.db.reading() as session:
-        incident = await queries.incident(session, incident_id)
-        if incident is None:
-            return None
-        settings = await queries.workspace(session, incident.platform, incident.team_id)
-        items = await queries.items(session, incident_id)
-    return incident, settings, items
 
 
 def _date_only(value: object) -> str | None:
@@ -90,18 +51,17 @@ def _date_only(value: object) -> str | None:
 
 async def facts_form(core: Core, actor: Actor, incident_id: int) -> Reply:
     """The "Notice facts" form, pre-filled with everything already known."""
-    loaded = await load(core, incident_id)
+    loaded = await incident_facts.load(core, incident_id)
     if loaded is None or loaded[0].team_id != actor.team_id:
         return Reply(card=views.note("I can't find that incident any more."))
     incident, settings, items = loaded
-    raw = assemble(incident, settings.company if settings else {}, items, core.playbook)
+    raw = incident_facts.assemble(incident, settings.company if settings else {}, items, core.playbook)
     return Reply(form=notice_facts_form(incident.id or 0, _facts_initials(raw)))
 
 
 def _facts_initials(raw: Mapping[str, Any]) -> dict[str, Any]:
     regions = ", ".join(f"{code} {count}" for code, count in (raw.get("affected_by_region") or {}).items())
     protection = raw.get("identity_protection") or {}
-    delay = raw.get("law_enforcement_delay") or {}
     initial: dict[str, Any] = {
         "what_happened": raw.get("what_happened"),
         "breach_started_at": _date_only(raw.get("breach_started_at")),
@@ -111,8 +71,6 @@ def _facts_initials(raw: Mapping[str, Any]) -> dict[str, Any]:
         "affected_total": str(raw["affected_total"]) if raw.get("affected_total") is not None else None,
         "regions": regions or None,
         "actions_taken": "\n".join(raw.get("actions_taken") or ()) or None,
-        "le_until": _date_only(delay.get("until")),
-        "le_requested_by": delay.get("requested_by"),
     }
     initial |= {field: (raw.get("company") or {}).get(key) for field, (key, _) in COMPANY_FIELDS.items()}
     initial |= {field: protection.get(key) for field, (key, _) in PROTECTION_FIELDS.items()}
@@ -163,9 +121,6 @@ async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str
         "actions_taken": actions,
         "identity_protection": protection,
     }
-    le_until = text_value(values, "le_until")
-    if le_until:
-        notice["law_enforcement_delay"] = {"until": le_until, "requested_by": text_value(values, "le_requested_by")}
     kinds = [k for k in (values.get("data_categories") or []) if k in DATA_KINDS]  # type: ignore[union-attr]
     discovered = text_value(values, "discovered")
     candidate = {k: v for k, v in notice.items() if v not in (None, "", [], {})}
@@ -200,7 +155,7 @@ async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str
                        action="notice.facts", detail="notice facts updated", at=now, incident_id=incident_id)
     return Reply(card=views.note(
         "Notice facts saved. Type `/breach notice` or press **Draft client notice** for a new draft."),
-        room=incident.channel_id)
+        room=incident.channel_id, work=[clocks.refresher(core, incident_id)])
 
 
 def notice_facts_form(incident_id: int, initial: dict) -> Form:
@@ -223,8 +178,6 @@ def notice_facts_form(incident_id: int, initial: dict) -> Form:
         field("actions_taken", "What the company has done (one sentence per line)", "multiline", max_length=3000),
         *(field(name, label, "number" if name == "ip_months" else "date" if name == "ip_enroll_by" else "text")
           for name, (_, label) in PROTECTION_FIELDS.items()),
-        field("le_until", "Notice delayed at law enforcement's request until", "date"),
-        field("le_requested_by", "Delay requested by (agency)"),
         *(field(name, label, "multiline" if name == "postal_address" else "text")
           for name, (_, label) in COMPANY_FIELDS.items()),
     ]

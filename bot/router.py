@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from bot import closing, notice_drafts, notice_facts, views
+from bot import clocks, closing, notice_drafts, notice_facts, views
 from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
@@ -71,6 +71,8 @@ async def handle(core: Core, inv: Invocation) -> Reply:
         if arg.lower() == "facts":
             return await notice_facts.facts_form(core, actor, incident.id)
         return await notice_drafts.draft(core, actor, incident.id)
+    if name == "clock":
+        return await clocks.clock_form(core, actor, incident)
     if name == "close":
         return await closing.request_close(core, actor, incident)
     if name == "reopen":

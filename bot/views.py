@@ -193,9 +193,11 @@ HELP_TEXT = """**Breachroom: run your breach response from here**
 `/breach close`: close the incident and post the post-incident summary (in the war room)
 `/breach reopen`: reopen a closed incident; its record continues (in the war room)
 `/breach announce #channel`: also post summaries, without client details, in that channel (`off` stops it)
+`/breach clock`: record when things happened and the assessments that start the legal notification clocks
+`/breach timezone <Area/City>`: the time zone deadlines are shown in
 `/breach notice`: draft the client notice (Word and Markdown) in the war room; `/breach notice facts` edits its facts
 `/breach help`: this list
-Coming soon: `clock`, `timezone`, `drill`."""
+Coming soon: `drill`."""
 
 
 def help_card() -> Card:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -189,13 +190,15 @@ async def bot(slack: FakeSlack, db_url: str, db: Database) -> AsyncIterator[Bot]
 
 async def declare_room(bot: Bot, summary: str = "Client database copied from the file server",
                        **kw: Any) -> dict[str, Any]:
-    """Declare and wait until the war room's checklist is pinned; returns its channel and message."""
+    """Declare; wait until the war room's checklist and deadline card are pinned; returns channel and checklist."""
+    slack = bot.slack
+    before = len(slack.responses)
     status, _ = await bot.command(summary, **kw)
     assert status == 200
-    slack = bot.slack
-    await slack.wait_for(lambda: slack.pins)
-    await slack.wait_for(lambda: any("ready" in (r.get("text") or "") for r in slack.responses))
-    channel_id, ts = next(iter(slack.pins))
+    ready = await slack.wait_for(lambda: [r for r in slack.responses[before:] if "ready" in (r.get("text") or "")])
+    channel_id = re.search(r"<#(C\w+)>", ready[0]["text"]).group(1)  # type: ignore[union-attr]
+    await slack.wait_for(lambda: len(slack.pinned_in(channel_id)) == 2)
+    ts = slack.pinned_in(channel_id)[0]
     return {"channel": channel_id, "ts": ts, "name": slack.channels[channel_id]["name"]}
 
 

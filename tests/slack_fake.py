@@ -110,6 +110,14 @@ class FakeSlack:
     def fail(self, method: str, *faults: Fault) -> None:
         self.faults[method].extend(faults)
 
+    def checklist_pin(self) -> tuple[str, str] | None:
+        """(channel, ts) of the most recent pinned war-room checklist, or None yet."""
+        found = [(c, ts) for c, ts in self.pins if "Breach war room" in json.dumps(self.messages[(c, ts)]["blocks"])]
+        return max(found, key=lambda pin: pin[1]) if found else None
+
+    def pinned_in(self, channel: str) -> list[str]:
+        return sorted(ts for c, ts in self.pins if c == channel)
+
     def rejected(self, error: str) -> list[Call]:
         """Calls Slack would have answered with this error (`invalid_blocks`, …)."""
         return [c for c in self.calls if c.error == error]

@@ -222,9 +222,9 @@ async def test_served_bot_opens_a_war_room_and_the_record_can_be_exported(
         status, ack = await client.command("Receptionist's mailbox forwarded to an outside address", user="UANN")
         assert status == 200, ack
         assert "Opening a private war room" in ack["text"]
-        await slack.wait_for(lambda: slack.pins)
+        await slack.wait_for(slack.checklist_pin)
         await slack.wait_for(lambda: any("ready" in (r.get("text") or "") for r in slack.responses))
-        channel_id, _ = next(iter(slack.pins))
+        channel_id, _ = slack.checklist_pin()  # type: ignore[misc]
         await slack.settle(0.2)
     finally:
         await client.close()

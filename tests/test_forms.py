@@ -48,8 +48,7 @@ async def test_submitting_the_declare_form_opens_the_room_with_those_facts(bot: 
     ), user="UANN")
     assert status == 200 and not body
     slack = bot.slack
-    await slack.wait_for(lambda: slack.pins)
-    channel, ts = next(iter(slack.pins))
+    channel, ts = await slack.wait_for(slack.checklist_pin)
     text = json.dumps(slack.messages[(channel, ts)]["blocks"], ensure_ascii=False)
     assert "Critical" in text and "Payment card numbers, Names and contact details" in text
     assert "1,200" in text and "<@UINTERN>" in text

@@ -97,7 +97,7 @@ async def test_notice_facts_form_is_prefilled_checked_and_fills_the_placeholders
     assert view["callback_id"] == "notice.facts.submit"
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
     assert inputs["what_happened"]["element"]["initial_value"] == "Payroll files copied"
-    assert {"company_name", "email", "regions", "ip_provider", "le_until", "actions_taken"} <= set(inputs)
+    assert {"company_name", "email", "regions", "ip_provider", "actions_taken"} <= set(inputs)
 
     bad = {**COMPLETE, "email": {"type": "plain_text_input", "value": "privacy at acme"}}
     _, body = await bot.submit(view, wrap(bad), view_id="VF1")

@@ -43,7 +43,7 @@ async def test_a_retried_delivery_opens_no_second_war_room(bot: Bot) -> None:
     status, second = await bot.post(body, headers)
     assert status == 200
     assert "No second war room" in second["text"] or "did not open a second" in second["text"]
-    await bot.slack.wait_for(lambda: bot.slack.pins)
+    await bot.slack.wait_for(bot.slack.checklist_pin)
     await bot.slack.settle()
     assert len(bot.slack.called("conversations.create")) == 1
     assert await count(bot, "incident") == 1
@@ -60,8 +60,6 @@ async def test_retyping_the_same_breach_points_to_the_existing_room(bot: Bot) ->
 
 async def test_the_same_words_from_someone_else_open_a_second_room_with_a_new_name(bot: Bot) -> None:
     first = await declare_room(bot, "Stolen laptop", user="UANN")
-    bot.slack.pins.clear()
-    bot.slack.responses.clear()
     second = await declare_room(bot, "Stolen laptop", user="UBOB")
     assert second["channel"] != first["channel"]
     assert second["name"] == first["name"] + "-2"

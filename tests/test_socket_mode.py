@@ -65,10 +65,10 @@ async def test_socket_mode_declares_a_breach_and_ticks_the_checklist_without_a_s
     assert ack["payload"]["response_type"] == "ephemeral"
     assert "Opening a private war room" in ack["payload"]["text"]
 
-    await slack.wait_for(lambda: slack.pins)
+    await slack.wait_for(slack.checklist_pin)
     created = slack.called("conversations.create")
     assert len(created) == 1 and created[0].args["is_private"] is True
-    channel, ts = next(iter(slack.pins))
+    channel, ts = slack.checklist_pin()  # type: ignore[misc]
     assert "laptop-with-client-files-stolen" in slack.channels[channel]["name"]
     await slack.wait_for(lambda: any("ready" in (r.get("text") or "") for r in slack.responses))
 

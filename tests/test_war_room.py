@@ -22,14 +22,14 @@ async def test_declaring_opens_a_private_war_room_with_the_pinned_checklist(bot:
     assert "Opening a private war room" in ack["text"]
 
     slack = bot.slack
-    await slack.wait_for(lambda: slack.pins)
+    await slack.wait_for(slack.checklist_pin)
     created = slack.called("conversations.create")
     assert len(created) == 1
     today = datetime.now(UTC).strftime("%Y%m%d")
     assert created[0].args["name"] == f"breach-{today}-client-database-copied-from-the-file"
     assert created[0].args["is_private"] is True
 
-    channel_id, ts = next(iter(slack.pins))
+    channel_id, ts = slack.checklist_pin()  # type: ignore[misc]
     invites = slack.called("conversations.invite")
     assert [c.args["users"] for c in invites] == ["UANN"]  # no responder set: only the declarer
     topic = slack.called("conversations.setTopic")[0].args["topic"]

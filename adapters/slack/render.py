@@ -102,11 +102,11 @@ def card_blocks(card: Card, start: int = 0) -> list[dict[str, Any]]:
             text = f"{mark} ~{label}~" if part.done else f"{mark} {label}"
             if part.detail:
                 text += f"\n_{mrkdwn(part.detail)}_"
-            counter += 1
-            blocks.append(
-                {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_TEXT)},
-                 "accessory": _button(part.button, counter)}
-            )
+            block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_TEXT)}}
+            if part.button is not None:
+                counter += 1
+                block["accessory"] = _button(part.button, counter)
+            blocks.append(block)
         elif isinstance(part, Buttons):
             elements = []
             for button in part.buttons[:25]:

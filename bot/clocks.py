@@ -33,7 +33,7 @@ from bot.domain import Actor
 from bot.notices.facts import FactsError, parse_facts
 from bot.ports import ChatError, ChatPort
 from storage import queries
-from storage.models import Decision, Incident, ObligationMark, PostedMessage
+from storage.models import Decision, Incident, ObligationMark, PostedMessage, Reminder
 
 log = logging.getLogger(__name__)
 CLOCK_OPEN = "clock.open"
@@ -333,6 +333,17 @@ async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str
                  work=[post], room=room_id)
 
 
+def reminder_text(incident: Incident, o: Obligation, now: datetime, zone: Any) -> str:
+    left = (o.due_at or now) - now
+    if abs(left) < timedelta(minutes=1):
+        when = "is due now"
+    elif left < timedelta(0):
+        when = f"was due {moment(o.due_at, zone)}: {remaining(left)}"  # type: ignore[arg-type]
+    else:
+        when = f"is due {moment(o.due_at, zone)}: {remaining(left)}"  # type: ignore[arg-type]
+    return f"⏰ {mention(incident.responder_id)}: notice to **{o.audience}** ({o.regime_name}) {when}."
+
+
 async def fire_reminders(core: Core, port: ChatPort) -> int:
     """Post every reminder that is due (once), for obligations still open; returns how many were posted."""
     now = core.clock()
@@ -351,15 +362,17 @@ async def fire_reminders(core: Core, port: ChatPort) -> int:
         except FactsError:
             continue
         current = {o.key: o for o in result.obligations}
-        texts = []
+        # Points missed together (the server was down) make one reminder: the most urgent one.
+        latest: dict[str, Reminder] = {}
         for row in rows:
-            o = current.get(row.obligation)
+            if row.obligation not in latest or row.due_at > latest[row.obligation].due_at:
+                latest[row.obligation] = row
+        texts = []
+        for key in latest:
+            o = current.get(key)
             if o is None or o.status not in ("open", "overdue") or o.due_at is None:
                 continue
-            left = o.due_at - now
-            when = "is due now" if row.kind == "due" else f"is due {moment(o.due_at, result.zone)}"
-            texts.append(f"⏰ {mention(incident.responder_id)}: notice to **{o.audience}** ({o.regime_name}) "
-                         f"{when}: {remaining(left) if left > timedelta(minutes=1) else 'no time left'}.")
+            texts.append(reminder_text(incident, o, now, result.zone))
         if not texts:
             continue
         try:

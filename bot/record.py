@@ -7,11 +7,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import notice_drafts, summary
+from bot import clocks, notice_drafts, summary
+from bot.core import Core
+from bot.deadlines.export import result_data
 from bot.domain import DATA_KINDS, SEVERITIES, age
+from bot.notices.facts import FactsError
 from bot.playbook import Playbook
 from storage import queries
 from storage.db import Database
+from storage.models import utcnow
 
 
 def iso(instant: datetime | None) -> str | None:
@@ -40,8 +44,12 @@ async def incident_summary(
         items = await queries.items(session, incident_id)
         decisions = await queries.decisions(session, incident_id)
     drafts = await notice_drafts.versions(db, incident_id)
+    try:
+        deadlines = clocks.summary_lines(await clocks.compute(Core(db=db, playbook=playbook), incident, utcnow()))
+    except FactsError:
+        deadlines = []
     return summary.build(incident, items, decisions, playbook, notified_at=notice_drafts.notified_at(drafts),
-                         notices=notice_drafts.version_lines(drafts, person=person))
+                         notices=notice_drafts.version_lines(drafts, person=person), obligations=deadlines)
 
 
 async def incident_record(db: Database, incident_id: int, playbook: Playbook) -> dict[str, Any] | None:
@@ -53,6 +61,10 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
         items = await queries.items(session, incident_id)
         entries = await queries.timeline(session, incident_id)
     drafts = await notice_drafts.versions(db, incident_id)
+    try:
+        deadlines = result_data(await clocks.compute(Core(db=db, playbook=playbook), incident, utcnow()))
+    except FactsError:
+        deadlines = {"obligations": [], "questions": []}
     titles = {s.key: s.title for s in playbook.sections}
     return {
         "id": incident.id,
@@ -90,6 +102,8 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
              "facts_to_confirm": d.missing}
             for d in drafts
         ],
+        "obligations": deadlines["obligations"],
+        "obligation_questions": deadlines["questions"],
         "closed_at": iso(incident.closed_at),
         "closed_by": incident.closed_by,
         "post_incident": {
@@ -98,6 +112,7 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
                                   for label, span in recap.durations},
             "follow_ups": [{"item": label, "owner": owner} for label, owner in recap.follow_ups],
             "notice_versions": list(recap.notices),
+            "notification_deadlines": list(recap.obligations),
         },
     }
 
@@ -146,6 +161,8 @@ def to_markdown(record: dict[str, Any]) -> str:
               for label, secs in post["durations_seconds"].items()]
     lines += ["", "Follow-ups:", ""]
     lines += [f"- {f['item']} (owner: {f['owner']})" for f in post["follow_ups"]] or ["- None."]
+    lines += ["", "Notification deadlines:", ""]
+    lines += [f"- {line}" for line in post["notification_deadlines"]] or ["- None known."]
     lines += ["", "Client notice versions:", ""]
     lines += [f"- {line}" for line in post["notice_versions"]] or ["- None drafted."]
     lines += ["", "## Timeline", "", "| At (UTC) | Who | What | Detail |", "|---|---|---|---|"]

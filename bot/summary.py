@@ -33,6 +33,7 @@ class Summary:
     decisions: tuple[Decision, ...]
     progress: tuple[tuple[str, int, int], ...]
     notices: tuple[str, ...] = ()
+    obligations: tuple[str, ...] = ()
 
 
 def containment_section(playbook: Playbook) -> str:
@@ -64,6 +65,7 @@ def build(
     *,
     notified_at: datetime | None = None,
     notices: Sequence[str] = (),
+    obligations: Sequence[str] = (),
 ) -> Summary:
     contained = contained_at(items, playbook)
     declared = incident.declared_at
@@ -93,7 +95,8 @@ def build(
          sum(1 for i in items if i.section == s.key))
         for s in playbook.sections
     )
-    return Summary(incident, times, durations, done, follow_ups, tuple(decisions), progress, tuple(notices))
+    return Summary(incident, times, durations, done, follow_ups, tuple(decisions), progress, tuple(notices),
+                   tuple(obligations))
 
 
 def _clip(text: str, limit: int = CLIP) -> str:
@@ -144,6 +147,9 @@ def cards(summary: Summary, *, public: bool = False) -> list[Card]:
     record.append(Text("**Follow-ups**\n" + ("\n".join(follow) or "None: every preparation step is done.")))
     if summary.notices:
         record.append(Text("**Client notice versions**\n" + "\n".join(f"• {n}" for n in summary.notices)))
+    if summary.obligations:
+        shown = [f"• {_clip(line, 250)}" for line in summary.obligations[:15]]
+        record.append(Text("**Notification deadlines**\n" + "\n".join(shown)))
     record.append(Context("The full record: `breachroom incidents export "
                           f"{incident.id} --format md` (or json, docx)."))
     result.append(Card(fallback="Decisions and checklist", parts=tuple(record), key="summary-record"))

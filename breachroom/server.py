@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -10,14 +13,17 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.app import SlackAdapter
+from bot import clocks
 from bot.core import Core
 from bot.playbook import Playbook
+from bot.ports import ChatPort
 from breachroom.settings import ConfigError, Settings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 CORE = web.AppKey("core", Core)
 SLACK = web.AppKey("slack", SlackAdapter)
+REFRESH_EVERY = 3600.0
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -35,6 +41,21 @@ async def slack_events(request: web.Request) -> web.Response:
     bolt_request = await to_bolt_request(request)
     bolt_response = await request.app[SLACK].app.async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
+
+
+async def tick_forever(core: Core, port: ChatPort, every: float) -> None:
+    """Fire due reminders (including those missed while no process ran) and refresh deadline cards hourly."""
+    last_refresh = 0.0
+    while True:
+        try:
+            await clocks.fire_reminders(core, port)
+            if time.monotonic() - last_refresh >= REFRESH_EVERY:
+                last_refresh = time.monotonic()
+                for incident_id in await clocks.open_incidents(core):
+                    await clocks.refresh(core, incident_id, port)
+        except Exception:
+            log.exception("reminder tick failed; trying again at the next tick")
+        await asyncio.sleep(every)
 
 
 def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Application:
@@ -76,7 +97,15 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
     async def close_db(_: web.Application) -> None:
         await db.dispose()
 
+    async def ticker_ctx(_: web.Application):  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(tick_forever(core, adapter.chat, settings.breachroom_tick_seconds))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     if socket_mode:
         app.cleanup_ctx.append(socket_mode_ctx)
+    app.cleanup_ctx.append(ticker_ctx)
     app.on_cleanup.append(close_db)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./breachroom.db"
     breachroom_playbook: Path | None = None
     breachroom_templates: Path | None = None
+    # How often reminders are checked; the deadline cards are refreshed at least hourly whatever this is.
+    breachroom_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "breachroom_playbook",
                      "breachroom_templates", mode="before")

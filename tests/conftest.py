@@ -44,6 +44,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_kind" in metafunc.fixturenames:
         choice = metafunc.config.getoption("--db")
         kinds = ["sqlite", "postgres"] if choice == "both" else [choice]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            # Several serve processes on one database: SQLite serves one process by design.
+            kinds = [k for k in kinds if k == "postgres"]
         metafunc.parametrize("db_kind", kinds)
 
 

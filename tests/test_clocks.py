@@ -232,7 +232,8 @@ def free_port() -> int:
 @pytest.mark.postgres_only
 async def test_two_server_processes_fire_each_reminder_exactly_once(
     slack: FakeSlack, db_url: str, db: Database, tmp_path: Path
-) -> None:    channels = {f"CSEED{n}" for n in range(6)}
+) -> None:
+    channels = {f"CSEED{n}" for n in range(6)}
     for n, channel in enumerate(sorted(channels)):
         seed_room(slack, channel)
         await seed_due_reminder(db, channel, datetime.now(UTC), n)

@@ -173,6 +173,7 @@ async def mark_done(core: Core, actor: Actor, value: str) -> Reply:
         return Reply(card=views.note("That button is out of date."))
     now = core.clock()
     async with core.db.transaction() as session:
+        await core.db.lock_key(session, f"obligation:{incident_id}:{key}")  # two presses at once: one mark
         incident = await queries.incident(session, int(incident_id))
         if incident is None or incident.team_id != actor.team_id:
             return Reply(card=views.note("I can't find that incident any more."))

@@ -1,9 +1,13 @@
-"""The letter's Markdown as a list of blocks (headings, paragraphs, bullets), for writers other than python-docx.
+"""The letter's Markdown as blocks (headings, paragraphs, bullets), for the writers a mail merge uses.
 
-The fast Word writer of a mail merge and the plain-text body of its emails must read the Markdown exactly as
-`word.markdown_to_docx` does, so this module follows the same rules with the same patterns: a blank line ends
-a block, lines in between join with a space, a bullet indented by two spaces or more is a second-level one,
-and a line that is not a bullet continues the bullet before it.
+The fast Word writer and the plain-text body of the emails must read the Markdown exactly as
+`word.markdown_to_docx` does, so this module follows its rules with its patterns: a blank line ends a block,
+lines in between join with a space, a bullet indented by two spaces or more is a second-level one, and a line
+that is not a bullet continues the bullet before it.
+
+Since every blank line ends a block and resets the style, the text between blank lines (a *part*) reads the
+same alone as in the whole letter. The letters of one merge share all their parts but the few that name the
+client, so each part is parsed once and the writers keep what they make of it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from functools import lru_cache
 from bot.notices.word import _BULLET, _HEADING, _runs, plain_text
 
 BULLET_STYLES = ("List Bullet", "List Bullet 2")
+# Parts of a merge: the letter's own (a few dozen) and the ones that name a client (one or two per letter).
+PART_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,46 +33,34 @@ class Block:
     def heading_level(self) -> int:
         return int(self.style[-1]) if self.style and self.style.startswith("Heading ") else 0
 
+    @property
+    def is_bullet(self) -> bool:
+        return self.style in BULLET_STYLES
+
     def runs(self) -> list[tuple[str, bool]]:
         """(text, bold) pieces; a heading is one run of plain text, as python-docx writes it."""
         return [(self.text, False)] if self.heading_level else _runs(self.text)
 
-    @property
-    def plain(self) -> str:
-        return _plain(self)
 
-
-@lru_cache(maxsize=2048)
-def _plain(block: Block) -> str:
-    return "".join(piece for piece, _ in block.runs())
-
-
-def blocks(markdown: str) -> list[Block]:
-    """The paragraphs `markdown_to_docx` would write for `markdown`, in order."""
-    found: list[Block] = []
-    for part in _parts(markdown):
-        found += _blocks_of(part)
-    return found
-
-
-def _parts(markdown: str) -> list[str]:
-    """The text between blank lines. Every blank line ends a block and resets the style (see `_blocks_of`), so
-    each part reads the same alone as in the letter; letters of one merge share all their parts but a few."""
-    parts: list[str] = []
+@lru_cache(maxsize=4)  # the Word and the email writer of one letter split the same text one after the other
+def parts(markdown: str) -> tuple[str, ...]:
+    """The runs of non-blank lines of `markdown`, each joined with newlines."""
+    found: list[str] = []
     lines: list[str] = []
     for line in markdown.splitlines():
         if line.strip():
             lines.append(line)
         elif lines:
-            parts.append("\n".join(lines))
+            found.append("\n".join(lines))
             lines = []
     if lines:
-        parts.append("\n".join(lines))
-    return parts
+        found.append("\n".join(lines))
+    return tuple(found)
 
 
-@lru_cache(maxsize=2048)
-def _blocks_of(part: str) -> tuple[Block, ...]:
+@lru_cache(maxsize=PART_CACHE)
+def blocks_of(part: str) -> tuple[Block, ...]:
+    """The blocks of one part (see `parts`)."""
     found: list[Block] = []
     style: str | None = None
     pending: list[str] = []
@@ -92,24 +86,49 @@ def _blocks_of(part: str) -> tuple[Block, ...]:
     return tuple(found)
 
 
-def title(found: list[Block]) -> str:
+def blocks(markdown: str) -> list[Block]:
+    """The paragraphs `markdown_to_docx` would write for `markdown`, in order."""
+    return [block for part in parts(markdown) for block in blocks_of(part)]
+
+
+def title(markdown_parts: tuple[str, ...]) -> str:
     """The first level-1 heading with words, which `markdown_to_docx` makes the document's title."""
-    return next((b.text for b in found if b.heading_level == 1 and b.text), "")
+    for part in markdown_parts:
+        for block in blocks_of(part):
+            if block.heading_level == 1 and block.text:
+                return block.text
+    return ""
 
 
-def plain_letter(markdown: str) -> str:
-    """The letter as plain text for an email body: markup gone, headings underlined, bullets kept as `- `."""
+@lru_cache(maxsize=PART_CACHE)
+def _plain_part(part: str) -> tuple[str, bool, bool]:
+    """A part as plain text, and whether it starts and ends with a bullet."""
     lines: list[str] = []
-    previous: Block | None = None
-    for block in blocks(markdown):
-        text = block.plain
+    found = blocks_of(part)
+    for previous, block in zip((None, *found), found, strict=False):
+        text = "".join(piece for piece, _ in block.runs())
         if block.heading_level:
             lines += ["", text, ("=" if block.heading_level == 1 else "-") * len(text)]
-        elif block.style in BULLET_STYLES:
-            if previous is None or previous.style not in BULLET_STYLES:
-                lines.append("")  # a list is one block of lines: a blank line before it, none inside
+        elif block.is_bullet:
+            if previous is not None and not previous.is_bullet:
+                lines.append("")
             lines.append(("  - " if block.style == BULLET_STYLES[1] else "- ") + text)
         else:
             lines += ["", text]
-        previous = block
-    return "\n".join(lines).strip("\n") + "\n"
+    return "\n".join(lines).strip("\n"), bool(found) and found[0].is_bullet, bool(found) and found[-1].is_bullet
+
+
+def plain_letter(markdown: str) -> str:
+    """The letter as plain text for an email body: markup gone, headings underlined, bullets kept as `- `.
+
+    Blocks are separated by a blank line, except that a list's bullets follow each other line by line.
+    """
+    out: list[str] = []
+    ended_in_bullet = False
+    for part in parts(markdown):
+        text, starts_with_bullet, ends_with_bullet = _plain_part(part)
+        if out:
+            out.append("\n" if ended_in_bullet and starts_with_bullet else "\n\n")
+        out.append(text)
+        ended_in_bullet = ends_with_bullet
+    return "".join(out) + "\n"

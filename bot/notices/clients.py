@@ -24,7 +24,10 @@ from bot.notices.eml import email_problem
 
 REQUIRED = ("name", "email", "postal_address", "country", "state")
 MAX_ROWS = 100_000
+# Far above what 100,000 rows of names and addresses take; it stops a wrong file before it is read whole.
+MAX_BYTES = 256 * 1024 * 1024
 CELL_LIMIT = 1000
+NAME_LIMIT = 200  # as for names in the facts; it also keeps the email's To line within RFC 5322's limit
 COUNTRIES_FILE = Path(__file__).with_name("countries.yml")
 US_STATES_FILE = Path(__file__).with_name("us_states.yml")
 # Codes people write that ISO 3166-1 spells differently.
@@ -127,6 +130,10 @@ def read_clients(path: Path | str) -> ClientList:
     """Read and check a client list. Raises ClientListError when the file as a whole cannot be used."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ClientListError(f"{path} is {size / 1024 / 1024:,.0f} MB, too large for a list of at most "
+                                  f"{MAX_ROWS:,} clients: is it the right file?")
         data = path.read_bytes()
     except OSError as exc:
         raise ClientListError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -166,11 +173,20 @@ def _decode(path: Path, data: bytes) -> str:
         offset = start + exc.start
         before = data[start:offset].decode("utf-8")
         line = before.count("\n") + 1
-        records = sum(1 for _ in csv.reader(io.StringIO(before, newline="")))
-        # The bad byte sits in the record the valid text ends in; record 1 is the header.
-        where = "the header" if records <= 1 else f"row {records - 1}"
+        where = f"line {line}"
+        try:
+            records = sum(1 for _ in csv.reader(io.StringIO(before, newline="")))
+        except csv.Error:
+            records = 0  # the line alone must do
+        if records:
+            if before.endswith(("\n", "\r")):
+                records += 1  # the bad byte starts a record of its own
+            # Record 1 is the header; rows count from the record after it.
+            where += ", the header" if records == 1 else f", row {records - 1}"
+        elif not before:
+            where += ", the header"
         raise ClientListError(
-            f"{path} is not UTF-8 text: byte 0x{data[offset]:02X} at offset {offset:,} (line {line}, {where}); "
+            f"{path} is not UTF-8 text: byte 0x{data[offset]:02X} at offset {offset:,} ({where}); "
             "save it from your spreadsheet as \"CSV UTF-8\"") from None
 
 
@@ -198,8 +214,9 @@ def check_row(row: int, columns: list[str], values: list[str]) -> Client | Rejec
         problems.append(f"{len(values)} values but the header has {len(columns)} columns")
     fields = {name: values[i].strip() if i < len(values) else "" for i, name in enumerate(columns) if name}
     for name, value in fields.items():
-        if len(value) > CELL_LIMIT:
-            problems.append(f"{name} is too long ({len(value):,} characters, at most {CELL_LIMIT:,})")
+        limit = NAME_LIMIT if name == "name" else CELL_LIMIT
+        if len(value) > limit:
+            problems.append(f"{name} is too long ({len(value):,} characters, at most {limit:,})")
         bad = next((c for c in value if c not in "\n\r\t" and unicodedata.category(c) in ("Cc", "Cs")), None)
         if bad is not None:
             problems.append(f"{name} contains the control character U+{ord(bad):04X}")

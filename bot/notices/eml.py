@@ -15,6 +15,7 @@ from email.utils import format_datetime, formataddr
 from functools import cached_property
 
 SUBJECT = "Notice of Data Breach"
+CRLF = "\r\n"
 # What most mail systems accept: one @, no spaces, a dotted domain whose last label has letters.
 _ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
                       r"[A-Za-z]{2,63}$")
@@ -49,7 +50,7 @@ def email_problem(address: str) -> str | None:
 
 
 def ascii_address(address: str) -> str:
-    """`address` with its domain in the ASCII form mail headers need (`zoë@bücher.de` → `…@xn--bcher-kva.de`)."""
+    """`address` with its domain in the ASCII form mail headers need (`zoe@bücher.de` → `zoe@xn--bcher-kva.de`)."""
     local, domain = address.rsplit("@", 1)
     return f"{local}@{domain.encode('idna').decode('ascii')}"
 
@@ -85,16 +86,17 @@ class Sender:
 def _encoded(header: str, text: str) -> str:
     """A header value folded to 78 columns; non-ASCII text as RFC 2047 encoded words."""
     charset = "us-ascii" if text.isascii() else "utf-8"
-    return Header(text, charset, header_name=header).encode(linesep="\r\n")
+    return Header(text, charset, header_name=header).encode(linesep=CRLF)
 
 
 def _mailbox(header: str, name: str, address: str) -> str:
+    """`"Name" <address>`; a name beyond ASCII as encoded words, folded over lines when it is long."""
     name = " ".join(name.split())
     if not name:
         return address
     if name.isascii():
         return formataddr((name, address))  # quotes a name with a comma or other specials
-    return f"{_encoded(header, name)} <{address}>"
+    return f"{Header(name, 'utf-8', header_name=header).encode(linesep=CRLF)} <{address}>"
 
 
 def eml(sender: Sender, *, to_name: str, to_address: str, body: str, row: int) -> bytes:

@@ -38,7 +38,7 @@ from bot.notices.word_package import LetterPackage
 FORMATS = ("docx", "eml")
 MANIFEST_COLUMNS = ("row", "name", "email", "docx", "eml", "approved", "draft", "note")
 ERRORS_COLUMNS = ("row", "reason")
-# Below this many letters a second process costs more to start than it saves (measured on two cores).
+# Below this many letters a second process costs more to start than it saves (about even at 1,000 on two cores).
 PARALLEL_FROM = 1000
 CHUNK = 250
 
@@ -121,7 +121,9 @@ _writer: LetterWriter | None = None
 
 def _start_worker(plan: Plan) -> None:
     global _writer
-    _writer = LetterWriter(plan)
+    # A forked worker already holds the writer the merge made (and its warm caches); a spawned one makes its own.
+    if _writer is None or _writer.plan is not plan:
+        _writer = LetterWriter(plan)
 
 
 def _write_chunk(jobs: list[tuple[Client, str]]) -> list[Written]:
@@ -198,20 +200,25 @@ def _write_all(plan: Plan, writer: LetterWriter, jobs: list[tuple[Client, str]],
             if progress:
                 progress(len(chunk))
         return written
-    # fork: the workers inherit the loaded templates and modules instead of importing them again.
+    global _writer
+    # fork: the workers inherit the modules, the templates and the writer instead of loading them again.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(result.workers, mp_context=context, initializer=_start_worker,
-                             initargs=(plan,)) as pool:
-        futures = {pool.submit(_write_chunk, chunk): len(chunk) for chunk in chunks}
-        try:
-            for future in as_completed(futures):
-                written += future.result()
-                if progress:
-                    progress(futures[future])
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    _writer = writer
+    try:
+        with ProcessPoolExecutor(result.workers, mp_context=context, initializer=_start_worker,
+                                 initargs=(plan,)) as pool:
+            futures = {pool.submit(_write_chunk, chunk): len(chunk) for chunk in chunks}
+            try:
+                for future in as_completed(futures):
+                    written += future.result()
+                    if progress:
+                        progress(futures[future])
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        _writer = None
     return written
 
 

@@ -1,11 +1,11 @@
 """Word letters by the thousand: one package built by python-docx, refilled with each letter's text.
 
-python-docx parses about 800 KB of style XML for every document it creates (some 40 ms a letter), yet every
-letter of a mail merge shares those styles, its numbering, fonts and theme. So python-docx makes one empty
-document, exactly as `word.markdown_to_docx` does, and each letter then only needs a new `word/document.xml`
-(and its title in `docProps/core.xml`), written here as text and added to a copy of the already-compressed
-parts. The result opens in python-docx and Word with the same paragraphs, styles and runs as
-`markdown_to_docx` of the same Markdown.
+python-docx loads and saves its whole default template (styles, numbering, fonts, theme: some 800 KB of XML)
+for every document, about 40 ms a letter, although every letter of a merge shares all of it. So python-docx
+makes one empty document, exactly as `word.markdown_to_docx` does, and each letter then only needs its own
+`word/document.xml` (and its title in `docProps/core.xml`), written here as text and packed after the shared
+parts, which are compressed once. The tests check that python-docx reads the same paragraphs, styles and runs
+in it as in `markdown_to_docx` of the same Markdown, and the same shared parts byte for byte.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from functools import lru_cache
 from docx import Document
 from lxml import etree
 
-from bot.notices.blocks import BULLET_STYLES, Block, blocks, title
+from bot.notices.blocks import BULLET_STYLES, PART_CACHE, Block, blocks_of, parts, title
 from bot.notices.word import markdown_to_docx
 
 BODY = "word/document.xml"
@@ -48,14 +48,15 @@ class _Zip:
         self._dos_time = when[3] << 11 | when[4] << 5 | when[5] // 2
         local, central = bytearray(), bytearray()
         for name, data in parts:
-            entry, directory = self._entry(name, data, len(local))
+            entry, directory = self._entry(name, data, len(local), level=9)
             local += entry
             central += directory
         self._local, self._central, self._count = bytes(local), bytes(central), len(parts)
 
-    def _entry(self, name: str, data: bytes, offset: int) -> tuple[bytes, bytes]:
+    def _entry(self, name: str, data: bytes, offset: int, level: int) -> tuple[bytes, bytes]:
         """A part's local header and data, and its central directory record."""
-        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        # Shared parts are packed once, as tightly as zlib can; a letter's own parts quickly (a few % larger).
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
         packed = packer.compress(data) + packer.flush()
         encoded, crc = name.encode("ascii"), zlib.crc32(data)
         common = (_DEFLATED, self._dos_time, self._dos_date, crc, len(packed), len(data), len(encoded))
@@ -68,7 +69,7 @@ class _Zip:
         """The whole archive: the shared parts, then `parts`, then the directory of them all."""
         local, central = bytearray(self._local), bytearray(self._central)
         for name, data in parts:
-            entry, directory = self._entry(name, data, len(local))
+            entry, directory = self._entry(name, data, len(local), level=1)
             local += entry
             central += directory
         count = self._count + len(parts)
@@ -91,7 +92,8 @@ class LetterPackage:
         closing = body.index("<w:sectPr")
         if body[opening:closing]:
             raise RuntimeError("python-docx's empty document is no longer empty; the letter writer needs updating")
-        self._head, self._tail = body[:opening].encode("utf-8"), body[closing:].encode("utf-8")
+        self._head, self._tail = body[:opening], body[closing:]
+        self._xml: dict[str, str] = {}
         styles = Document().styles
         names = ("Heading 1", "Heading 2", "Heading 3", *BULLET_STYLES)
         self._style_ids = {name: styles[name].style_id for name in names}
@@ -101,17 +103,22 @@ class LetterPackage:
         bad = _NOT_XML.search(markdown)
         if bad:
             raise ValueError(f"the letter contains the control character U+{ord(bad.group()):04X}")
-        found = blocks(markdown)
-        body = self._head + self._paragraphs(found).encode("utf-8") + self._tail
+        found = parts(markdown)
+        body = "".join([self._head, *(self._part_xml(part) for part in found), self._tail]).encode("utf-8")
         return self._zip.with_parts([(CORE, _core_with_title(self._core, title(found))), (BODY, body)])
 
-    def _paragraphs(self, found: list[Block]) -> str:
-        return "".join(_paragraph(block, self._style_ids.get(block.style or "", "")) for block in found)
+    def _part_xml(self, part: str) -> str:
+        xml = self._xml.get(part)
+        if xml is None:
+            if len(self._xml) >= PART_CACHE:
+                self._xml.clear()
+            xml = self._xml[part] = "".join(_paragraph(b, self._style_ids.get(b.style or "", ""))
+                                            for b in blocks_of(part))
+        return xml
 
 
-@lru_cache(maxsize=2048)
 def _paragraph(block: Block, style_id: str) -> str:
-    """One <w:p> as python-docx writes it (the same paragraph recurs in every letter of a merge)."""
+    """One <w:p> as python-docx writes it."""
     out = ["<w:p>"]
     if style_id:
         out.append(f'<w:pPr><w:pStyle w:val="{style_id}"/></w:pPr>')

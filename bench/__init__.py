@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure how fast Breachroom does its heavy work (`python -m bench.NAME`)."""

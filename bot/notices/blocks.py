@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.notices.word import _BULLET, _HEADING, _runs, plain_text
+from bot.notices.word import BULLET, HEADING, plain_text, runs
 
 BULLET_STYLES = ("List Bullet", "List Bullet 2")
 # Parts of a merge: the letter's own (a few dozen) and the ones that name a client (one or two per letter).
@@ -39,7 +39,7 @@ class Block:
 
     def runs(self) -> list[tuple[str, bool]]:
         """(text, bold) pieces; a heading is one run of plain text, as python-docx writes it."""
-        return [(self.text, False)] if self.heading_level else _runs(self.text)
+        return [(self.text, False)] if self.heading_level else runs(self.text)
 
 
 @lru_cache(maxsize=4)  # the Word and the email writer of one letter split the same text one after the other
@@ -71,10 +71,10 @@ def blocks_of(part: str) -> tuple[Block, ...]:
             pending.clear()
 
     for line in part.split("\n"):
-        if heading := _HEADING.match(line):
+        if heading := HEADING.match(line):
             flush()
             found.append(Block(f"Heading {len(heading.group(1))}", plain_text(heading.group(2))))
-        elif bullet := _BULLET.match(line):
+        elif bullet := BULLET.match(line):
             flush()
             style = BULLET_STYLES[1] if len(bullet.group(1)) >= 2 else BULLET_STYLES[0]
             pending.append(bullet.group(2))

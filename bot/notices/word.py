@@ -13,15 +13,15 @@ from docx import Document
 from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 
-_HEADING = re.compile(r"^(#{1,3})\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^( *)[-*+]\s+(.*)$")
+HEADING = re.compile(r"^(#{1,3})\s+(.*?)\s*#*\s*$")
+BULLET = re.compile(r"^( *)[-*+]\s+(.*)$")
 _INLINE = re.compile(r"\\([^\w\s])|(\*\*)|([^\\*]+|[\\*])")
 # California asks for at least 10-point type; 11 also reads well on paper.
 _BODY_SIZE = Pt(11)
 _STYLES = ("Heading 1", "Heading 2", "Heading 3", "List Bullet", "List Bullet 2")
 
 
-def _runs(text: str) -> list[tuple[str, bool]]:
+def runs(text: str) -> list[tuple[str, bool]]:
     """`text` as (piece, bold) runs, with escapes resolved."""
     runs: list[tuple[str, bool]] = []
     bold = False
@@ -39,11 +39,11 @@ def _runs(text: str) -> list[tuple[str, bool]]:
 
 def plain_text(text: str) -> str:
     """The words of a Markdown line without its markup: `**Acme\\_Co**` → `Acme_Co`."""
-    return "".join(piece for piece, _ in _runs(text))
+    return "".join(piece for piece, _ in runs(text))
 
 
 def _fill(paragraph: Paragraph, text: str) -> None:
-    for piece, bold in _runs(text):
+    for piece, bold in runs(text):
         paragraph.add_run(piece).bold = bold or None
 
 
@@ -72,13 +72,13 @@ def markdown_to_docx(markdown: str) -> bytes:
     for line in markdown.splitlines():
         if not line.strip():
             flush()
-        elif heading := _HEADING.match(line):
+        elif heading := HEADING.match(line):
             flush()
             level, text = len(heading.group(1)), plain_text(heading.group(2))
             add(f"Heading {level}").add_run(text)
             if level == 1 and not document.core_properties.title:
                 document.core_properties.title = text
-        elif bullet := _BULLET.match(line):
+        elif bullet := BULLET.match(line):
             flush()
             style = "List Bullet 2" if len(bullet.group(1)) >= 2 else "List Bullet"
             pending.append(bullet.group(2))

@@ -16,8 +16,9 @@ from bot.declare import topic
 from bot.domain import DONE, Actor
 from bot.grammar import channel
 from bot.ports import Attachment, ChatError, ChatPort
+from bot.workspace import settings_for_update
 from storage import queries
-from storage.models import Incident, Workspace
+from storage.models import Incident
 
 log = logging.getLogger(__name__)
 INCIDENT_CLOSE = "incident.close"
@@ -144,9 +145,8 @@ async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
 async def announce(core: Core, actor: Actor, arg: str) -> Reply:
     """`/breach announce #channel` sets where summaries go (without details); `off` stops it; alone, shows it."""
     async with core.db.transaction() as session:
-        await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
-        settings = await queries.workspace(session, actor.platform, actor.team_id)
-        current = settings.announce_channel_id if settings else None
+        settings = await settings_for_update(core, session, actor)
+        current = settings.announce_channel_id
         if not arg:
             if current:
                 return Reply(card=views.note(f"Post-incident summaries are announced in {room(current)}."))
@@ -156,9 +156,6 @@ async def announce(core: Core, actor: Actor, arg: str) -> Reply:
         if target is None and arg.strip().lower() not in ("off", "none"):
             return Reply(card=views.note(
                 f"I couldn't find one channel in “{arg[:200]}”. Type `/breach announce #` and pick a channel."))
-        if settings is None:
-            settings = Workspace(platform=actor.platform, team_id=actor.team_id)
-            session.add(settings)
         settings.announce_channel_id = target
         settings.updated_at = core.clock()
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,

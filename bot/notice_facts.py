@@ -12,8 +12,8 @@ from bot.cards import Form, FormErrors, FormField, Option
 from bot.core import Core, Reply
 from bot.domain import DATA_KINDS, Actor
 from bot.notices.facts import FactsError, parse_facts
+from bot.workspace import settings_for_update
 from storage import queries
-from storage.models import Workspace
 
 FACTS_OPEN = views.NOTICE_FACTS
 FACTS_SUBMIT = "notice.facts.submit"
@@ -137,14 +137,10 @@ async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str
         raise FormErrors({field: str(exc)[:150]}) from None
     now = core.clock()
     async with core.db.transaction() as session:
-        await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
+        settings = await settings_for_update(core, session, actor)
         incident = await queries.incident(session, incident_id)
         if incident is None or incident.team_id != actor.team_id:
             return Reply(card=views.note("I can't find that incident any more."))
-        settings = await queries.workspace(session, actor.platform, actor.team_id)
-        if settings is None:
-            settings = Workspace(platform=actor.platform, team_id=actor.team_id)
-            session.add(settings)
         settings.company = {k: v for k, v in company.items() if v}
         incident.notice_facts = {k: v for k, v in notice.items() if v not in (None, "", [], {})}
         incident.data_kinds = kinds

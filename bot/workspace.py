@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot import views
 from bot.cards import mention
 from bot.core import Core, Reply
@@ -13,6 +15,16 @@ from storage import queries
 from storage.models import Workspace
 
 ROLES = {"responder": "designated responder", "backup": "backup responder"}
+
+
+async def settings_for_update(core: Core, session: AsyncSession, actor: Actor) -> Workspace:
+    """The workspace's settings row, locked for this transaction (created on first use)."""
+    await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
+    settings = await queries.workspace(session, actor.platform, actor.team_id)
+    if settings is None:
+        settings = Workspace(platform=actor.platform, team_id=actor.team_id)
+        session.add(settings)
+    return settings
 
 
 async def show_or_set(core: Core, actor: Actor, role: str, arg: str) -> Reply:
@@ -40,11 +52,7 @@ async def show_or_set(core: Core, actor: Actor, role: str, arg: str) -> Reply:
         )
     now = core.clock()
     async with core.db.transaction() as session:
-        await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
-        settings = await queries.workspace(session, actor.platform, actor.team_id)
-        if settings is None:
-            settings = Workspace(platform=actor.platform, team_id=actor.team_id)
-            session.add(settings)
+        settings = await settings_for_update(core, session, actor)
         previous = getattr(settings, f"{role}_id")
         setattr(settings, f"{role}_id", user_id)
         settings.updated_at = now
@@ -78,11 +86,7 @@ async def show_or_set_timezone(core: Core, actor: Actor, arg: str) -> Reply:
             "or `UTC`."))
     now = core.clock()
     async with core.db.transaction() as session:
-        await core.db.lock_key(session, f"workspace:{actor.platform}:{actor.team_id}")
-        settings = await queries.workspace(session, actor.platform, actor.team_id)
-        if settings is None:
-            settings = Workspace(platform=actor.platform, team_id=actor.team_id)
-            session.add(settings)
+        settings = await settings_for_update(core, session, actor)
         previous, settings.timezone, settings.updated_at = settings.timezone, name, now
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="workspace.timezone", detail=f"{previous} -> {name}", at=now)

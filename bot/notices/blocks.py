@@ -1,9 +1,9 @@
-"""The letter's Markdown as blocks (headings, paragraphs, bullets), for the writers a mail merge uses.
+"""How the letter's Markdown is read: headings, paragraphs, bullets and bold runs, for every writer.
 
-The fast Word writer and the plain-text body of the emails must read the Markdown exactly as
-`word.markdown_to_docx` does, so this module follows its rules with its patterns: a blank line ends a block,
-lines in between join with a space, a bullet indented by two spaces or more is a second-level one, and a line
-that is not a bullet continues the bullet before it.
+`word.markdown_to_docx`, the fast Word writer of a mail merge and the plain-text body of the emails all read
+the letter through this module, so they cannot disagree: a blank line ends a block, lines in between join with
+a space, a bullet indented by two spaces or more is a second-level one, and a line that is not a bullet
+continues the bullet before it.
 
 Since every blank line ends a block and resets the style, the text between blank lines (a *part*) reads the
 same alone as in the whole letter. The letters of one merge share all their parts but the few that name the
@@ -12,10 +12,35 @@ client, so each part is parsed once and the writers keep what they make of it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.notices.word import BULLET, HEADING, plain_text, runs
+HEADING = re.compile(r"^(#{1,3})\s+(.*?)\s*#*\s*$")
+BULLET = re.compile(r"^( *)[-*+]\s+(.*)$")
+_INLINE = re.compile(r"\\([^\w\s])|(\*\*)|([^\\*]+|[\\*])")
+
+
+def runs(text: str) -> list[tuple[str, bool]]:
+    """`text` as (piece, bold) runs, with escapes resolved."""
+    runs: list[tuple[str, bool]] = []
+    bold = False
+    for escaped, marker, plain in _INLINE.findall(text):
+        if marker:
+            bold = not bold
+            continue
+        piece = escaped or plain
+        if runs and runs[-1][1] == bold:
+            runs[-1] = (runs[-1][0] + piece, bold)
+        else:
+            runs.append((piece, bold))
+    return runs
+
+
+def plain_text(text: str) -> str:
+    """The words of a Markdown line without its markup: `**Acme\\_Co**` → `Acme_Co`."""
+    return "".join(piece for piece, _ in runs(text))
+
 
 BULLET_STYLES = ("List Bullet", "List Bullet 2")
 # Parts of a merge: the letter's own (a few dozen) and the ones that name a client (one or two per letter).

@@ -270,7 +270,9 @@ async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str
     changes: dict[str, Any] = {}
     for kind in EVENTS:
         given = values.get(kind)
-        if given and _instant(incident_facts.get(current, kind), current.get("timezone", "UTC")) != given:
+        known = _instant(incident_facts.get(current, kind), current.get("timezone", "UTC"))
+        # Compare instants, not spellings: `…+00:00` and `…Z` are the same moment.
+        if given and (known is None or datetime.fromisoformat(known) != datetime.fromisoformat(str(given))):
             changes[kind] = given
     for kind in CHOICES:
         given = values.get(kind)

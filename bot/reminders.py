@@ -21,13 +21,15 @@ async def schedule(core: Core, incident_id: int, obligation: str, times: Iterabl
     """
     wanted = {(kind, at) for kind, at in times if at > now}
     async with core.db.transaction() as session:
+        # Two refreshes of one incident at once must not both insert (or both drop) the same reminder.
+        await core.db.lock_key(session, f"reminders:{incident_id}:{obligation}")
         pending = (await session.execute(select(Reminder).where(
             Reminder.incident_id == incident_id, Reminder.obligation == obligation,
             col(Reminder.fired_at).is_(None)))).scalars().all()
         have = {(r.kind, r.due_at) for r in pending}
-        for row in pending:
-            if (row.kind, row.due_at) not in wanted and row.due_at > now:
-                await session.delete(row)
+        stale = [r.id for r in pending if (r.kind, r.due_at) not in wanted and r.due_at > now]
+        if stale:
+            await session.execute(sa.delete(Reminder).where(col(Reminder.id).in_(stale)))
         for kind, at in wanted - have:
             exists = (await session.execute(select(Reminder.id).where(
                 Reminder.incident_id == incident_id, Reminder.obligation == obligation,

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from breachroom.notices_cli import add_notices_parser
 from breachroom.obligations_cli import add_obligations_parser
 from breachroom.settings import ConfigError, Settings, load
+from breachroom.teams_cli import add_teams_parser
 
 
 def _fail(message: str) -> int:
@@ -108,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(run=cmd_incidents)
     add_notices_parser(sub)
     add_obligations_parser(sub)
+    add_teams_parser(sub)
     return top
 
 

@@ -23,8 +23,9 @@ SUBCOMMANDS = (
 )
 COMING_LATER = frozenset({"drill"})
 
-_MENTION = re.compile(r"^@\{([A-Za-z0-9_.:-]+)\}$")
-_CHANNEL = re.compile(r"^#\{([A-Za-z0-9_.:-]+)\}$")
+# Ids are opaque: Slack's `U123`, Teams' `29:1a…` or `19:…@thread.v2`.
+_MENTION = re.compile(r"^@\{([^{}\s]+)\}$")
+_CHANNEL = re.compile(r"^#\{([^{}\s]+)\}$")
 
 
 @dataclass(frozen=True)

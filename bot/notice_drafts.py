@@ -89,7 +89,7 @@ async def draft(core: Core, actor: Actor, incident_id: int) -> Reply:
 def draft_card(incident: Incident, row: NoticeDraft) -> Card:
     parts: list = [Header(f"Client notice v{row.version}"),
                    Text(f"Drafted by {mention(row.created_by)} · {when(row.created_at)}. "
-                        "The Word and Markdown files are attached above.")]
+                        "The Word and Markdown files are shared in this room.")]
     if row.missing:
         shown = "\n".join(f"• {m[:200]}" for m in row.missing[:15])
         more = f"\n… and {len(row.missing) - 15} more" if len(row.missing) > 15 else ""

@@ -32,6 +32,19 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.db_url())
 
 
+def _platforms(settings: Settings, host: str, port: int) -> list[str]:
+    """One phrase per platform that is on, so the operator sees at start what this process serves."""
+    base = f"http://{host}:{port}"
+    on = []
+    if settings.slack_on:
+        on.append("Slack over " + ("Socket Mode" if settings.slack_app_token else f"HTTP at {base}/slack/events"))
+    if settings.teams_emulator:
+        on.append(f"Teams at {base}/api/messages in the Bot Framework Emulator's local mode (no authentication)")
+    elif settings.teams_on:
+        on.append(f"Teams at {base}/api/messages ({settings.microsoft_app_type} app {settings.microsoft_app_id})")
+    return on
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -39,12 +52,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from storage.db import Database
 
     settings = load()
-    settings.require_slack()
+    settings.require_platforms(args.host)
     playbook = settings.playbook()
     settings.templates_dir()
     _migrate(settings)
-    mode = "Socket Mode" if settings.slack_app_token else f"HTTP at http://{args.host}:{args.port}/slack/events"
-    print(f"Breachroom: Slack over {mode}; health at /healthz, readiness at /readyz", flush=True)
+    print(f"Breachroom: {'; '.join(_platforms(settings, args.host, args.port))}; "
+          "health at /healthz, readiness at /readyz", flush=True)
     web.run_app(
         make_app(settings, playbook, Database(settings.db_url())),
         host=args.host, port=args.port, print=None, access_log=None,

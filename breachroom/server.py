@@ -1,4 +1,4 @@
-"""One aiohttp server: Slack's endpoint, health and readiness, and Socket Mode when configured."""
+"""One aiohttp server: Slack's and Teams' endpoints (each when configured), health and readiness."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.app import SlackAdapter
+from adapters.teams.app import TeamsAdapter, TeamsConfig
 from bot import clocks
 from bot.core import Core
 from bot.playbook import Playbook
@@ -23,6 +24,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 CORE = web.AppKey("core", Core)
 SLACK = web.AppKey("slack", SlackAdapter)
+TEAMS = web.AppKey("teams", TeamsAdapter)
 REFRESH_EVERY = 3600.0
 
 
@@ -43,6 +45,22 @@ async def slack_events(request: web.Request) -> web.Response:
     return await to_aiohttp_response(bolt_response)
 
 
+async def teams_messages(request: web.Request) -> web.Response:
+    return await request.app[TEAMS].handle(request)
+
+
+def teams_config(settings: Settings) -> TeamsConfig:
+    assert settings.microsoft_app_id is not None
+    return TeamsConfig(
+        app_id=settings.microsoft_app_id,
+        app_password=settings.microsoft_app_password,
+        tenant_id=settings.microsoft_app_tenant_id,
+        app_type=settings.microsoft_app_type,
+        login_url=settings.microsoft_login_url,
+        openid_metadata_url=settings.botframework_openid_metadata_url,
+    )
+
+
 async def tick_forever(core: Core, port: ChatPort, every: float) -> None:
     """Fire due reminders (including those missed while no process ran) and refresh deadline cards hourly."""
     last_refresh = 0.0
@@ -59,9 +77,31 @@ async def tick_forever(core: Core, port: ChatPort, every: float) -> None:
 
 
 def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Application:
-    """The whole server; `settings` must already have passed `require_slack()`."""
-    assert settings.slack_bot_token is not None
+    """The whole server; `settings` must already have passed `require_platforms()` (or `require_slack()`)."""
     core = Core(db=db, playbook=playbook, templates_dir=settings.templates_dir())
+    app = web.Application()
+    app[CORE] = core
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+    async def close_db(_: web.Application) -> None:
+        await db.dispose()
+
+    # The cleanup contexts (Socket Mode, the ticker) run before these callbacks, so the store closes last.
+    app.on_cleanup.append(close_db)
+    if settings.teams_on:
+        teams = TeamsAdapter(core, teams_config(settings))
+        app[TEAMS] = teams
+        app.router.add_post("/api/messages", teams_messages)
+
+        async def drain_teams(_: web.Application) -> None:
+            await teams.drain()
+
+        app.on_shutdown.append(drain_teams)
+    if not settings.slack_on:
+        # Reminders and deadline refreshes post into war rooms, which Teams cannot open yet.
+        return app
+    assert settings.slack_bot_token is not None
     socket_mode = settings.slack_app_token is not None
     adapter = SlackAdapter(
         core,
@@ -69,11 +109,7 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
         signing_secret=None if socket_mode else settings.slack_signing_secret,
         api_url=settings.slack_api_url,
     )
-    app = web.Application()
-    app[CORE] = core
     app[SLACK] = adapter
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
     if not socket_mode:
         app.router.add_post("/slack/events", slack_events)
 
@@ -94,9 +130,6 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
         yield
         await handler.close_async()
 
-    async def close_db(_: web.Application) -> None:
-        await db.dispose()
-
     async def ticker_ctx(_: web.Application):  # type: ignore[no-untyped-def]
         task = asyncio.create_task(tick_forever(core, adapter.chat, settings.breachroom_tick_seconds))
         yield
@@ -107,5 +140,4 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
     if socket_mode:
         app.cleanup_ctx.append(socket_mode_ctx)
     app.cleanup_ctx.append(ticker_ctx)
-    app.on_cleanup.append(close_db)
     return app

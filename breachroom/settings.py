@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, ValidationError, field_validator
@@ -29,12 +31,38 @@ class Settings(BaseSettings):
     breachroom_templates: Path | None = None
     # How often reminders are checked; the deadline cards are refreshed at least hourly whatever this is.
     breachroom_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Teams. Unset app id: Teams off. Set but empty: the Bot Framework Emulator's local mode (no authentication),
+    # so pydantic must keep "" apart from None here: no empty-is-unset validator on this one field.
+    microsoft_app_id: str | None = None
+    microsoft_app_password: str | None = None
+    microsoft_app_tenant_id: str | None = None
+    microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = "SingleTenant"
+    graph_api_url: str = "https://graph.microsoft.com/v1.0"
+    microsoft_login_url: str = "https://login.microsoftonline.com"
+    botframework_openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "breachroom_playbook",
-                     "breachroom_templates", mode="before")
+                     "breachroom_templates", "microsoft_app_password", "microsoft_app_tenant_id", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("microsoft_app_id", mode="before")
+    @classmethod
+    def _stripped(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("microsoft_app_type", mode="before")
+    @classmethod
+    def _app_type(cls, value: object) -> object:
+        known = {"singletenant": "SingleTenant", "multitenant": "MultiTenant", "userassignedmsi": "UserAssignedMSI"}
+        if isinstance(value, str):
+            if not value.strip():
+                return "SingleTenant"
+            if value.strip().lower() in known:
+                return known[value.strip().lower()]
+            raise ValueError(f"must be SingleTenant, MultiTenant or UserAssignedMSI, got {value!r}")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -43,6 +71,14 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"must be an http(s) URL such as https://slack.com/api/, got {value!r}")
         return value.strip().rstrip("/") + "/"
+
+    @field_validator("graph_api_url", "microsoft_login_url", "botframework_openid_metadata_url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        parsed = urlparse(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.strip().rstrip("/")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -77,6 +113,54 @@ class Settings(BaseSettings):
             raise ConfigError(f"BREACHROOM_TEMPLATES: {folder} is not a directory")
         return folder
 
+    @property
+    def slack_on(self) -> bool:
+        """Any Slack setting means the operator wants Slack; a half-configured Slack is then an error."""
+        return bool(self.slack_bot_token or self.slack_signing_secret or self.slack_app_token)
+
+    @property
+    def teams_on(self) -> bool:
+        return self.microsoft_app_id is not None
+
+    @property
+    def teams_emulator(self) -> bool:
+        """An empty app id: the Bot Framework Emulator's local mode, with authentication off."""
+        return self.microsoft_app_id == ""
+
+    def require_platforms(self, host: str) -> None:
+        """`serve` needs at least one platform, and each one it serves fully configured."""
+        if not self.slack_on and not self.teams_on:
+            raise ConfigError(
+                "no chat platform is configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for Slack, "
+                "or MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID for Teams"
+            )
+        if self.slack_on:
+            self.require_slack()
+        if self.teams_on:
+            self.require_teams(host)
+
+    def require_teams(self, host: str) -> None:
+        """Each app type needs its own settings; without an app id, only a loopback bind is safe."""
+        if self.teams_emulator:
+            if not is_loopback(host):
+                raise ConfigError(
+                    f"MICROSOFT_APP_ID is empty, which turns Teams authentication off (the Bot Framework Emulator's "
+                    f"local mode): serve on a loopback address such as --host 127.0.0.1, not {host}, "
+                    "or set the app id of your Azure bot"
+                )
+            return
+        app_type = self.microsoft_app_type
+        if app_type != "UserAssignedMSI" and not self.microsoft_app_password:
+            raise ConfigError(
+                "MICROSOFT_APP_PASSWORD is not set: create a client secret for the app "
+                "(MICROSOFT_APP_ID) under Certificates & secrets in the Azure portal"
+            )
+        if app_type != "MultiTenant" and not self.microsoft_app_tenant_id:
+            raise ConfigError(
+                f"MICROSOFT_APP_TENANT_ID is not set, and MICROSOFT_APP_TYPE is {app_type}: copy the Directory "
+                "(tenant) ID from the app's Overview page in the Azure portal"
+            )
+
     def require_slack(self) -> None:
         """Serving Slack needs a bot token, and over HTTP a signing secret too."""
         if not self.slack_bot_token:
@@ -89,6 +173,16 @@ class Settings(BaseSettings):
                 "SLACK_SIGNING_SECRET is not set: copy it from your Slack app's Basic Information page "
                 "(or set SLACK_APP_TOKEN to use Socket Mode)"
             )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to `host` keeps the server reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load() -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from bot import clocks, closing, notice_drafts, notice_facts, views
+from bot import clock_facts, closing, notice_drafts, notice_facts, views
 from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
@@ -72,7 +72,7 @@ async def handle(core: Core, inv: Invocation) -> Reply:
             return await notice_facts.facts_form(core, actor, incident.id)
         return await notice_drafts.draft(core, actor, incident.id)
     if name == "clock":
-        return await clocks.clock_form(core, actor, incident)
+        return await clock_facts.clock_form(core, actor, incident)
     if name == "close":
         return await closing.request_close(core, actor, incident)
     if name == "reopen":

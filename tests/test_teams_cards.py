@@ -14,7 +14,7 @@ import pytest
 
 from adapters.slack import render as slack
 from adapters.teams import render
-from bot import clocks, closing, declare, notice_drafts, notice_facts, summary, views
+from bot import clock_facts, clocks, closing, declare, notice_drafts, notice_facts, summary, views
 from bot.cards import (
     Button,
     Buttons,
@@ -412,7 +412,7 @@ async def clock_form_of(core: Core) -> Form:
     async with core.db.reading() as session:
         incident = await session.get(Incident, incident.id)
     assert incident is not None
-    reply = await clocks.clock_form(core, BOB, incident)
+    reply = await clock_facts.clock_form(core, BOB, incident)
     assert reply.form is not None
     initial = {f.name: f.initial for f in reply.form.fields}
     assert initial["aware_at"] and initial["risk.gdpr"] == "high" and initial["le_requested_by"] == "FBI"

@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck
 
 from adapters.slack import inbound, render
 from adapters.slack.outbound import SlackChat, web_client
-from bot import checklist, clocks, closing, decisions, notice_drafts, notice_facts, router, views
+from bot import checklist, clock_facts, clocks, closing, decisions, notice_drafts, notice_facts, router, views
 from bot.cards import Card, FormErrors
 from bot.core import Core, Reply
 from bot.declare import declare_from_form
@@ -165,8 +165,9 @@ class SlackAdapter:
         self._button(notice_drafts.APPROVE, lambda a, v, c: notice_drafts.approve(core, a, v))
         self._button(notice_drafts.CHANGES_OPEN, open_changes)
         self._button(clocks.MARK_DONE, lambda a, v, c: clocks.mark_done(core, a, v))
-        self._button(clocks.CLOCK_OPEN, lambda a, v, c: incident_button(a, v, clocks.open_clock_form))
-        self._form(clocks.CLOCK_SUBMIT, lambda a, meta, values, key: clocks.submit_clock(core, a, meta, values), "why")
+        self._button(clocks.CLOCK_OPEN, lambda a, v, c: incident_button(a, v, clock_facts.open_clock_form))
+        self._form(clock_facts.CLOCK_SUBMIT, lambda a, meta, values, key: clock_facts.submit_clock(
+            core, a, meta, values), "why")
         self._form(views.DECISION_SUBMIT, lambda a, meta, values, key: decisions.submit_decision_form(
             core, a, meta, values, delivery_key=key), "decision")
         self._form(views.DECLARE_SUBMIT, lambda a, meta, values, key: declare_from_form(

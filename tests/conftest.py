@@ -21,12 +21,12 @@ from urllib.parse import urlencode
 import aiohttp
 import psycopg
 import pytest
-from aiohttp import web
 
 from bot.playbook import load_playbook
 from breachroom.server import make_app
 from breachroom.settings import Settings
 from storage.db import Database, parse_url, upgrade
+from tests.local_http import serve
 from tests.slack_fake import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -168,15 +168,6 @@ def bot_settings(slack: FakeSlack, db_url: str, **extra: str) -> Settings:
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": slack.api_url, "DATABASE_URL": db_url, **extra}
     return Settings(**{k.lower(): v for k, v in env.items()})
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

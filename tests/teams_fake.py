@@ -15,6 +15,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from tests.local_http import serve
+
 ISSUER = "https://api.botframework.com"
 BOT_ID = "28:breachroom-bot"
 TENANT = "tenant-acme"
@@ -59,12 +61,7 @@ class FakeTeams:
         app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self._send)
         app.router.add_get("/openid", self._metadata)
         app.router.add_get("/keys", self._jwks)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def stop(self) -> None:

@@ -40,9 +40,18 @@ class Settings(BaseSettings):
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
     microsoft_login_url: str = "https://login.microsoftonline.com"
     botframework_openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    # Where Teams war rooms are opened: a private group chat (default) or a channel of TEAMS_TEAM_ID.
+    teams_war_room: Literal["chat", "channel"] = "chat"
+    teams_team_id: str | None = None
+    # The Breachroom app's id in the organisation's app catalog; looked up by the manifest id when unset.
+    teams_catalog_app_id: str | None = None
+    teams_manifest_id: str | None = None
+    # The address people reach this server at; download links (notice drafts, exports on Teams) start with it.
+    breachroom_public_url: str | None = None
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "breachroom_playbook",
-                     "breachroom_templates", "microsoft_app_password", "microsoft_app_tenant_id", mode="before")
+                     "breachroom_templates", "microsoft_app_password", "microsoft_app_tenant_id", "teams_team_id",
+                     "teams_catalog_app_id", "teams_manifest_id", "breachroom_public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -72,9 +81,24 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an http(s) URL such as https://slack.com/api/, got {value!r}")
         return value.strip().rstrip("/") + "/"
 
-    @field_validator("graph_api_url", "microsoft_login_url", "botframework_openid_metadata_url")
+    @field_validator("teams_war_room", mode="before")
     @classmethod
-    def _endpoint(cls, value: str) -> str:
+    def _war_room(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return "chat"
+            if value.strip().lower() in ("chat", "channel"):
+                return value.strip().lower()
+            raise ValueError(f"must be chat (a private group chat) or channel (a channel of TEAMS_TEAM_ID), "
+                             f"got {value!r}")
+        return value
+
+    @field_validator("graph_api_url", "microsoft_login_url", "botframework_openid_metadata_url",
+                     "breachroom_public_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parsed = urlparse(value.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"must be an http(s) URL, got {value!r}")
@@ -141,6 +165,11 @@ class Settings(BaseSettings):
 
     def require_teams(self, host: str) -> None:
         """Each app type needs its own settings; without an app id, only a loopback bind is safe."""
+        if self.teams_war_room == "channel" and not self.teams_team_id:
+            raise ConfigError(
+                "TEAMS_WAR_ROOM is channel but TEAMS_TEAM_ID is not set: give the id of the team whose channels "
+                "hold the war rooms (Get link to team in Teams; the groupId in that link)"
+            )
         if self.teams_emulator:
             if not is_loopback(host):
                 raise ConfigError(

@@ -202,3 +202,58 @@ class Reminder(SQLModel, table=True):
     due_at: datetime = _when()
     fired_at: datetime | None = _when(default=None, nullable=True)
     text: str = Field(default="", sa_type=sa.Text)
+
+
+class Person(SQLModel, table=True):
+    """Someone the bot has seen: their directory id (Entra object id on Teams), name, and private chat.
+
+    Filled from what the platform tells the bot (every activity's sender, a member lookup); kept so that a
+    war room can be created with them as members and a private answer can reach them later.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("platform", "team_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    team_id: str
+    user_id: str
+    directory_id: str | None = None
+    name: str | None = None
+    # How to reach their private chat with the bot (an opaque adapter handle), once known.
+    private_handle: str | None = Field(default=None, sa_type=sa.Text)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class RoomHandle(SQLModel, table=True):
+    """How an adapter reaches a room again later (a conversation reference), for proactive posts."""
+
+    __tablename__ = "room_handle"
+    __table_args__ = (sa.UniqueConstraint("platform", "room_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    room_id: str
+    handle: str = Field(sa_type=sa.Text)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class SharedFile(SQLModel, table=True):
+    """A file offered as a signed, expiring download link (where the platform cannot take an upload)."""
+
+    __tablename__ = "shared_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    filename: str
+    content_type: str
+    content: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when()
+
+
+class Secret(SQLModel, table=True):
+    """Keys the processes share (the download-link signing key): generated once, the same on every replica."""
+
+    name: str = Field(primary_key=True)
+    value: str
+    created_at: datetime = _when(default_factory=utcnow)

@@ -202,7 +202,7 @@ async def build_war_room(core: Core, incident_id: int, port: ChatPort) -> None:
     try:
         created = await _open_room(port, incident)
     except ChatError as exc:
-        await _finish(core, incident, port, audience, {"create": exc.code}, steps)
+        await _finish(core, incident, port, audience, {"create": _reason(exc)}, steps)
         return
     async with core.db.transaction() as session:
         stored = await queries.incident(session, incident_id)
@@ -246,7 +246,12 @@ async def _step(name: str, call: Awaitable[None]) -> tuple[str, str | None]:
         await call
         return name, None
     except ChatError as exc:
-        return (exc.step or name), exc.code
+        return (exc.step or name), _reason(exc)
+
+
+def _reason(exc: ChatError) -> str:
+    """The platform's code, and what would fix it when the adapter knows (kept in the record as well)."""
+    return f"{exc.code}. {exc.advice}" if exc.advice else exc.code
 
 
 async def _post_checklist(core: Core, incident: Incident, port: ChatPort) -> None:
@@ -306,9 +311,14 @@ async def _finish(
         log.error("incident %s: could not tell the declarer (%s)", incident.id, exc.code)
 
 
+def _failure(step: str, reason: str) -> str:
+    code, _, advice = reason.partition(". ")
+    line = f"• I could not {step} (the platform said `{code}`)."
+    return f"{line} {advice}" if advice else line
+
+
 def _incomplete_card(incident: Incident, problems: dict[str, str], steps: dict[str, str]) -> Card:
-    failed = "\n".join(f"• I could not {steps.get(name, name)} (the platform said `{code}`)."
-                       for name, code in problems.items())
+    failed = "\n".join(_failure(steps.get(name, name), code) for name, code in problems.items())
     if incident.channel_id:
         head = f"Your war room {room(incident.channel_id)} is open, but some steps did not finish:"
         tail = "Please do these by hand; the incident and its checklist are recorded."

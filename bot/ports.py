@@ -12,13 +12,15 @@ class ChatError(Exception):
     """A platform call failed after the adapter's own retries.
 
     `code` is the platform's short reason (`name_taken`, `ratelimited`, `http_500`, `timeout` …),
-    kept so the bot can react to the few it understands and report the rest in plain words.
+    kept so the bot can react to the few it understands and report the rest in plain words. `advice`, when
+    the adapter knows it, is one sentence for the person on what would fix it (a permission to grant).
     """
 
-    def __init__(self, code: str, step: str = "") -> None:
+    def __init__(self, code: str, step: str = "", advice: str | None = None) -> None:
         super().__init__(f"{step}: {code}" if step else code)
         self.code = code
         self.step = step
+        self.advice = advice
 
 
 @dataclass(frozen=True)

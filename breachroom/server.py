@@ -13,7 +13,8 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.app import SlackAdapter
-from adapters.teams.app import TeamsAdapter, TeamsConfig
+from adapters.teams.app import TeamsAdapter
+from adapters.teams.config import TeamsConfig
 from bot import clocks
 from bot.core import Core
 from bot.playbook import Playbook
@@ -58,6 +59,12 @@ def teams_config(settings: Settings) -> TeamsConfig:
         app_type=settings.microsoft_app_type,
         login_url=settings.microsoft_login_url,
         openid_metadata_url=settings.botframework_openid_metadata_url,
+        graph_url=settings.graph_api_url,
+        war_room=settings.teams_war_room,
+        team_id=settings.teams_team_id,
+        catalog_app_id=settings.teams_catalog_app_id,
+        manifest_id=settings.teams_manifest_id,
+        public_url=settings.breachroom_public_url,
     )
 
 

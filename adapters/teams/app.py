@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -18,11 +17,12 @@ from aiohttp import web
 from botbuilder.core import ActivityHandler, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
-from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
+from botframework.connector.auth import AuthenticateRequestResult
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
 
 from adapters.teams import inbound, render
+from adapters.teams.config import TeamsConfig
 from adapters.teams.outbound import TeamsChat
 from bot import router, views
 from bot.core import Core, Reply
@@ -30,46 +30,7 @@ from bot.ports import Audience, ChatError
 
 log = logging.getLogger(__name__)
 RAW = "breachroom.raw_activity"
-BOTFRAMEWORK_TENANT = AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT
 NOT_YET = "Buttons and forms in Teams come in a later version of Breachroom. Type the command instead."
-
-
-@dataclass(frozen=True)
-class TeamsConfig:
-    """What the adapter needs; an empty `app_id` turns authentication off (the Emulator's local mode)."""
-
-    app_id: str
-    app_password: str | None = None
-    tenant_id: str | None = None
-    app_type: str = "SingleTenant"
-    login_url: str = "https://login.microsoftonline.com"
-    openid_metadata_url: str = AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
-
-    def botbuilder(self) -> Any:
-        """The configuration object `ConfigurationBotFrameworkAuthentication` reads by attribute name.
-
-        Setting any endpoint selects botframework-connector's parameterized authentication, which then
-        needs all of them: the login authority for outbound tokens (the tenant's own for single-tenant
-        bots), the OpenID metadata for Bot Connector tokens and for Entra-issued (Emulator) ones.
-        """
-        emulator = not self.app_id
-        authority_tenant = self.tenant_id if self.app_type == "SingleTenant" and self.tenant_id else BOTFRAMEWORK_TENANT
-        values = {
-            "APP_ID": self.app_id,
-            "APP_PASSWORD": self.app_password or "",
-            # botbuilder's SingleTenant factory refuses an empty app id; without one nothing is signed anyway.
-            "APP_TYPE": "MultiTenant" if emulator else self.app_type,
-            "APP_TENANTID": self.tenant_id or "",
-            "TO_CHANNEL_FROM_BOT_LOGIN_URL": f"{self.login_url}/{authority_tenant}",
-            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
-            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
-            "OAUTH_URL": AuthenticationConstants.OAUTH_URL,
-            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": self.openid_metadata_url,
-            "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL":
-                f"{self.login_url}/common/v2.0/.well-known/openid-configuration",
-            "VALIDATE_AUTHORITY": True,
-        }
-        return type("BotbuilderConfig", (), values)()
 
 
 class Breachroom(ActivityHandler):

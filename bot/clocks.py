@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -165,8 +166,12 @@ def reminder_text(incident: Incident, o: Obligation, now: datetime, zone: Any) -
     return f"⏰ {mention(incident.responder_id)}: notice to **{o.audience}** ({o.regime_name}) {when}."
 
 
-async def fire_reminders(core: Core, port: ChatPort) -> int:
-    """Post every reminder that is due (once), for obligations still open; returns how many were posted."""
+async def fire_reminders(core: Core, ports: Mapping[str, ChatPort]) -> int:
+    """Post every reminder that is due (once), for obligations still open; returns how many were posted.
+
+    `ports` holds this process's chat port per platform; a reminder for a platform it does not serve is
+    released for a process that does.
+    """
     now = core.clock()
     claimed = await reminders.claim_due(core, now)
     posted, failed = 0, []
@@ -177,6 +182,10 @@ async def fire_reminders(core: Core, port: ChatPort) -> int:
         async with core.db.reading() as session:
             incident = await queries.incident(session, incident_id)
         if incident is None or incident.channel_id is None or incident.status == "closed":
+            continue
+        port = ports.get(incident.platform)
+        if port is None:
+            failed += [r.id for r in rows if r.id]
             continue
         try:
             result = await compute(core, incident, now)
@@ -208,11 +217,12 @@ async def fire_reminders(core: Core, port: ChatPort) -> int:
     return posted
 
 
-async def open_incidents(core: Core) -> list[int]:
+async def open_incidents(core: Core) -> list[tuple[int, str]]:
+    """Each open incident with a war room, and its platform."""
     async with core.db.reading() as session:
-        rows = await session.execute(sa.select(Incident.id).where(
+        rows = await session.execute(sa.select(Incident.id, Incident.platform).where(
             Incident.status == "open", col(Incident.channel_id).is_not(None)))
-        return [r[0] for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
 
 def summary_lines(result: Result) -> list[str]:

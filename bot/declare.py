@@ -231,10 +231,12 @@ async def build_war_room(core: Core, incident_id: int, port: ChatPort) -> None:
 
 async def _open_room(port: ChatPort, incident: Incident) -> RoomRef:
     base = f"breach-{incident.declared_at:%Y%m%d}-{room_slug(incident.summary)}"
+    title = f"Breach {incident.declared_at:%Y-%m-%d}: {incident.summary}"
     for attempt in range(1, MAX_NAME_TRIES + 1):
         name = base if attempt == 1 else f"{base}-{attempt}"
         try:
-            return await port.open_private_room(name)
+            return await port.open_private_room(name, title=title, members=_invitees(incident),
+                                                near=incident.origin_channel_id)
         except ChatError as exc:
             if exc.code != "name_taken":
                 raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,8 +52,14 @@ class Attachment:
 
 
 class ChatPort(Protocol):
-    async def open_private_room(self, name: str) -> RoomRef:
-        """Create a private room; raises ChatError('name_taken') when the name is in use."""
+    async def open_private_room(self, name: str, *, title: str = "", members: Sequence[str] = (),
+                                near: str | None = None) -> RoomRef:
+        """Create a private room; raises ChatError('name_taken') when the name is in use.
+
+        `title` is the room's longer heading, `members` the people it is for (the first is its owner) and
+        `near` the room the request came from: platforms that create a room with its members, or reach it
+        through the same service, use them; others invite afterwards.
+        """
 
     async def invite(self, room_id: str, user_ids: list[str]) -> None: ...
 

@@ -15,7 +15,7 @@ from bot.notices.facts import FactsError
 from bot.playbook import Playbook
 from storage import queries
 from storage.db import Database
-from storage.models import utcnow
+from storage.models import Incident, utcnow
 
 
 def iso(instant: datetime | None) -> str | None:
@@ -23,14 +23,20 @@ def iso(instant: datetime | None) -> str | None:
 
 
 async def incident_lines(db: Database) -> list[str]:
-    """One line per incident, id first: `7  open  2026-11-27T09:41:00Z  high  #breach-…  summary`."""
+    """One line per incident, id first: `7  open  2026-11-27T09:41:00Z  high  slack  #breach-…  summary`."""
     async with db.reading() as session:
         incidents = await queries.all_incidents(session)
     return [
-        f"{i.id}\t{i.status}\t{iso(i.declared_at)}\t{i.severity}\t"
-        f"{'#' + i.channel_name if i.channel_name else '-'}\t{i.summary}"
+        f"{i.id}\t{i.status}\t{iso(i.declared_at)}\t{i.severity}\t{i.platform}\t{_room(i)}\t{i.summary}"
         for i in incidents
     ]
+
+
+def _room(incident: Incident) -> str:
+    """Slack rooms are channels (`#name`); a Teams war room is a chat known by its topic."""
+    if not incident.channel_name:
+        return "-"
+    return f"#{incident.channel_name}" if incident.platform == "slack" else incident.channel_name
 
 
 async def incident_summary(

@@ -56,6 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     playbook = settings.playbook()
     settings.templates_dir()
     _migrate(settings)
+    if settings.teams_on and not settings.breachroom_public_url:
+        settings.breachroom_public_url = f"http://{args.host}:{args.port}"
+        print(f"Breachroom: BREACHROOM_PUBLIC_URL is not set: download links in Teams will start with "
+              f"{settings.breachroom_public_url}, which only this machine can reach", file=sys.stderr, flush=True)
     print(f"Breachroom: {'; '.join(_platforms(settings, args.host, args.port))}; "
           "health at /healthz, readiness at /readyz", flush=True)
     web.run_app(

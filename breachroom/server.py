@@ -19,6 +19,7 @@ from bot import clocks
 from bot.core import Core
 from bot.playbook import Playbook
 from bot.ports import ChatPort
+from breachroom import downloads_http
 from breachroom.settings import ConfigError, Settings
 from storage.db import Database
 
@@ -68,16 +69,17 @@ def teams_config(settings: Settings) -> TeamsConfig:
     )
 
 
-async def tick_forever(core: Core, port: ChatPort, every: float) -> None:
+async def tick_forever(core: Core, ports: dict[str, ChatPort], every: float) -> None:
     """Fire due reminders (including those missed while no process ran) and refresh deadline cards hourly."""
     last_refresh = 0.0
     while True:
         try:
-            await clocks.fire_reminders(core, port)
+            await clocks.fire_reminders(core, ports)
             if time.monotonic() - last_refresh >= REFRESH_EVERY:
                 last_refresh = time.monotonic()
-                for incident_id in await clocks.open_incidents(core):
-                    await clocks.refresh(core, incident_id, port)
+                for incident_id, platform in await clocks.open_incidents(core):
+                    if platform in ports:
+                        await clocks.refresh(core, incident_id, ports[platform])
         except Exception:
             log.exception("reminder tick failed; trying again at the next tick")
         await asyncio.sleep(every)
@@ -90,12 +92,14 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
     app[CORE] = core
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/files/{token}", downloads_http.files_handler(core))
 
     async def close_db(_: web.Application) -> None:
         await db.dispose()
 
     # The cleanup contexts (Socket Mode, the ticker) run before these callbacks, so the store closes last.
     app.on_cleanup.append(close_db)
+    ports: dict[str, ChatPort] = {}
     if settings.teams_on:
         teams = TeamsAdapter(core, teams_config(settings))
         app[TEAMS] = teams
@@ -105,9 +109,23 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
             await teams.drain()
 
         app.on_shutdown.append(drain_teams)
-    if not settings.slack_on:
-        # Reminders and deadline refreshes post into war rooms, which Teams cannot open yet.
-        return app
+        ports["teams"] = teams.chat
+    if settings.slack_on:
+        ports["slack"] = _serve_slack(app, core, settings)
+
+    async def ticker_ctx(_: web.Application):  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(tick_forever(core, ports, settings.breachroom_tick_seconds))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(ticker_ctx)
+    return app
+
+
+def _serve_slack(app: web.Application, core: Core, settings: Settings) -> ChatPort:
+    """Slack's endpoint (or its Socket Mode connection) on `app`; returns its chat port."""
     assert settings.slack_bot_token is not None
     socket_mode = settings.slack_app_token is not None
     adapter = SlackAdapter(
@@ -137,14 +155,6 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
         yield
         await handler.close_async()
 
-    async def ticker_ctx(_: web.Application):  # type: ignore[no-untyped-def]
-        task = asyncio.create_task(tick_forever(core, adapter.chat, settings.breachroom_tick_seconds))
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
     if socket_mode:
         app.cleanup_ctx.append(socket_mode_ctx)
-    app.cleanup_ctx.append(ticker_ctx)
-    return app
+    return adapter.chat

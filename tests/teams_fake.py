@@ -24,13 +24,15 @@ TENANT = "tenant-acme"
 
 @dataclass
 class Sent:
-    """One activity the bot sent to the connector."""
+    """One activity the bot sent to the connector (`updates` is the id of the activity it replaced)."""
 
     conversation: str
     reply_to: str | None
     body: dict[str, Any]
     authorization: str | None
     at: float = field(default_factory=time.monotonic)
+    id: str = ""
+    updates: str | None = None
 
     def cards(self) -> list[dict[str, Any]]:
         return [a["content"] for a in self.body.get("attachments") or []
@@ -51,6 +53,14 @@ class FakeTeams:
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        # Members each conversation knows (user id -> account with aadObjectId), for member lookups.
+        self.members: dict[str, dict[str, dict[str, Any]]] = {}
+        # People who installed the app for themselves: the bot may open a 1:1 chat with them.
+        self.installed_for: set[str] = set()
+        # Conversations that refuse posts (403, the bot not yet in them) this many more times.
+        self.not_ready: dict[str, int] = {}
+        # The current activity (card) by id, after updates.
+        self.activities: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -59,6 +69,9 @@ class FakeTeams:
         app = web.Application()
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self._send)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_post("/v3/conversations", self._create)
         app.router.add_get("/openid", self._metadata)
         app.router.add_get("/keys", self._jwks)
         self._runner, self.url = await serve(app)
@@ -78,9 +91,49 @@ class FakeTeams:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.sent.append(Sent(request.match_info["conversation"], request.match_info.get("reply_to"), body,
-                              request.headers.get("Authorization")))
-        return web.json_response({"id": f"activity-{next(self._ids)}"})
+        conversation = request.match_info["conversation"]
+        if self.not_ready.get(conversation):
+            self.not_ready[conversation] -= 1
+            return web.json_response({"error": {"code": "BotNotInConversationRoster",
+                                                "message": "The bot is not part of the conversation roster."}},
+                                     status=403)
+        activity_id = f"activity-{next(self._ids)}"
+        self.sent.append(Sent(conversation, request.match_info.get("reply_to"), body,
+                              request.headers.get("Authorization"), id=activity_id))
+        self.activities[activity_id] = body
+        return web.json_response({"id": activity_id})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        activity_id = request.match_info["activity"]
+        if activity_id not in self.activities:
+            return web.json_response({"error": {"code": "ActivityNotFound"}}, status=404)
+        self.sent.append(Sent(request.match_info["conversation"], None, body, request.headers.get("Authorization"),
+                              id=activity_id, updates=activity_id))
+        self.activities[activity_id] = body
+        return web.json_response({"id": activity_id})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        account = self.members.get(request.match_info["conversation"], {}).get(request.match_info["member"])
+        if account is None:
+            return web.json_response({"error": {"code": "MemberNotFoundInConversation"}}, status=404)
+        return web.json_response(account)
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        members = [m.get("id") for m in body.get("members") or []]
+        if len(members) != 1 or members[0] not in self.installed_for:
+            return web.json_response({"error": {"code": "Forbidden", "message": "app not installed"}}, status=403)
+        return web.json_response({"id": f"a:{members[0].split(':')[-1]}-1on1"})
+
+    def card(self, activity_id: str) -> dict[str, Any]:
+        """The Adaptive Card an activity shows now (after updates)."""
+        (content,) = [a["content"] for a in self.activities[activity_id].get("attachments") or []]
+        return content
+
+    def posts(self, conversation: str) -> list[Sent]:
+        """New activities (not updates) in a conversation, in order."""
+        return [s for s in self.sent if s.conversation == conversation and s.updates is None]
 
     async def _metadata(self, _: web.Request) -> web.Response:
         return web.json_response({"issuer": ISSUER, "jwks_uri": f"{self.url}/keys",
@@ -137,3 +190,41 @@ def activity(fake: FakeTeams, text: str, *, activity_id: str, user: str = "29:an
         "recipient": {"id": BOT_ID, "name": "Breachroom"}, "conversation": conv,
         "channelData": {"tenant": {"id": TENANT}}, "entities": entities,
     }
+
+
+def account(user: str, name: str | None = None) -> dict[str, Any]:
+    """A member as the connector describes them (what a member lookup returns)."""
+    short = user.split(":")[-1]
+    return {"id": user, "name": name or short.title(), "aadObjectId": f"aad-{short}", "tenantId": TENANT}
+
+
+def press(fake: FakeTeams, card: dict[str, Any], title: str, *, activity_id: str, reply_to: str,
+          user: str = "29:ann", conversation: str = "a:ann-1on1", kind: str = "personal",
+          inputs: dict[str, Any] | None = None, submit: bool = False) -> dict[str, Any]:
+    """Pressing the button titled `title` on `card`: an Action.Execute invoke, or its Action.Submit fallback."""
+    found = find_action(card, title)
+    data = {**found["data"], **(inputs or {})}
+    body = activity(fake, "", activity_id=activity_id, user=user, conversation=conversation, kind=kind)
+    body["replyToId"] = reply_to
+    if submit:
+        body.update(value=data)
+        body.pop("text")
+    else:
+        body.update(type="invoke", name="adaptiveCard/action",
+                    value={"action": {"type": "Action.Execute", "verb": found["verb"], "data": data},
+                           "trigger": "manual"})
+    return body
+
+
+def find_action(card: dict[str, Any], title: str) -> dict[str, Any]:
+    """The first Action.Execute titled `title` anywhere in the card."""
+    stack: list[Any] = [card]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Execute" and node.get("title") == title:
+                return node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise AssertionError(f"no button {title!r} on the card")

@@ -1,8 +1,8 @@
 """Teams hosting over real HTTP: the bot at /api/messages, a local Bot Connector, local signing keys.
 
-Outbound replies are checked in the Emulator's mode (no app id). With authentication on, the bot needs a
-token from the Entra login for each reply; MSAL refuses a plain-http authority and looks a private one up
-at login.microsoftonline.com, so those tests check the inbound side (status, database) only.
+Outbound replies are checked here in the Emulator's mode (no app id), and the inbound side (status, database)
+with authentication on; replies with authentication on, which need a token from a local HTTPS Entra login,
+are in test_teams_tokens.py and test_teams_war_room.py.
 """
 
 from __future__ import annotations
@@ -206,14 +206,22 @@ async def test_what_is_not_an_activity_is_a_400(emulator: TeamsBot) -> None:
         assert response.status == 400
 
 
-async def test_a_card_action_not_handled_yet_is_501_not_a_crash(emulator: TeamsBot) -> None:
-    """Card presses (invoke `adaptiveCard/action`) are the next slice; botbuilder answers 501 until then."""
+async def test_a_press_on_an_unknown_button_says_it_is_out_of_date(emulator: TeamsBot) -> None:
     body = activity(emulator.fake, "", activity_id=emulator.next_id())
     body.update(type="invoke", name="adaptiveCard/action",
-                value={"action": {"type": "Action.Execute", "verb": "item.toggle", "data": {"value": "1:1"}}})
-    status = await emulator.deliver(body)
-    assert status == 501
+                value={"action": {"type": "Action.Execute", "verb": "no.such", "data": {"action": "no.such"}}})
+    async with emulator.http.post(f"{emulator.url}/api/messages", json=body) as response:
+        assert response.status == 200
+        answer = await response.json()
+    assert answer == {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                      "value": "That button is out of date."}
     assert await emulator.count(TimelineEntry) == 0
+
+
+async def test_other_invokes_are_left_to_botbuilder(emulator: TeamsBot) -> None:
+    body = activity(emulator.fake, "", activity_id=emulator.next_id())
+    body.update(type="invoke", name="composeExtension/query", value={})
+    assert await emulator.deliver(body) == 501
 
 
 # ---- authentication on: locally signed tokens against local OpenID metadata --------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
@@ -12,16 +11,12 @@ from slack_bolt.async_app import AsyncAck
 
 from adapters.slack import inbound, render
 from adapters.slack.outbound import SlackChat, web_client
-from bot import checklist, clock_facts, clocks, closing, decisions, notice_drafts, notice_facts, router, views
+from bot import actions, router, views
 from bot.cards import Card, FormErrors
 from bot.core import Core, Reply
-from bot.declare import declare_from_form
-from bot.domain import Actor
 from bot.ports import Audience, ChatError
 
 log = logging.getLogger(__name__)
-Press = Callable[[Actor, str, str | None], Awaitable[Reply]]
-Submit = Callable[[Actor, str, dict[str, object], str], Awaitable[Reply]]
 # Shown inside a form that could not be saved: the form stays open, so nothing typed is lost.
 NOT_SAVED = "Breachroom could not save this just now. Your text is still here: press the button again in a moment."
 
@@ -75,15 +70,15 @@ class SlackAdapter:
         if reply.form is not None:
             await self.chat.open_form(trigger_id, render.modal(reply.form))
 
-    def _button(self, action: str, use_case: Press) -> None:
-        """A button: acknowledge at once, run the use case, open its form or answer privately."""
+    def _button(self, action: str) -> None:
+        """A button: acknowledge at once, run its use case, open its form or answer privately."""
 
         async def pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
             actor, channel = inbound.actor_of(body), inbound.channel_of(body)
             _, value = inbound.action(body)
             try:
-                reply = await use_case(actor, value, channel)
+                reply = await actions.press(self.core, action, actor, value, channel)
             except Exception:
                 log.exception("%s failed", action)
                 reply = Reply(card=_sorry())
@@ -96,13 +91,13 @@ class SlackAdapter:
 
         self.app.action(re.compile(rf"^{re.escape(action)}(#\d+)?$"))(pressed)
 
-    def _form(self, callback: str, use_case: Submit, first_field: str) -> None:
+    def _form(self, callback: str, use_case: actions.Submit, first_field: str) -> None:
         """A form: errors go back next to their fields (the form stays open: nothing typed is lost)."""
 
         async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
             actor = inbound.actor_of(body)
             try:
-                reply = await use_case(actor, view.get("private_metadata", ""), render.form_values(view),
+                reply = await use_case(self.core, actor, view.get("private_metadata", ""), render.form_values(view),
                                        f"view:{view.get('id')}")
             except FormErrors as exc:
                 await ack(response_action="errors", errors=exc.errors)
@@ -146,36 +141,10 @@ class SlackAdapter:
             await ack(response_type="ephemeral", text=(
                 f"Breachroom does not know `{body.get('command', '')}`. Type `/breach help` for its commands."))
 
-        async def open_decision(actor: Actor, value: str, channel: str | None) -> Reply:
-            return decisions.open_decision_form(value)
-
-        async def open_changes(actor: Actor, value: str, channel: str | None) -> Reply:
-            return notice_drafts.changes_form(value)
-
-        async def incident_button(actor: Actor, value: str, use_case: Any) -> Reply:
-            if not value.isdigit():
-                return Reply(card=views.note("That button is out of date."))
-            return await use_case(core, actor, int(value))
-
-        self._button(views.ITEM_TOGGLE, lambda a, v, c: checklist.press(core, a, v, channel_id=c))
-        self._button(closing.INCIDENT_CLOSE, lambda a, v, c: closing.confirm_close(core, a, v))
-        self._button(views.DECISION_OPEN, open_decision)
-        self._button(views.NOTICE_DRAFT, lambda a, v, c: incident_button(a, v, notice_drafts.draft))
-        self._button(views.NOTICE_FACTS, lambda a, v, c: incident_button(a, v, notice_facts.facts_form))
-        self._button(notice_drafts.APPROVE, lambda a, v, c: notice_drafts.approve(core, a, v))
-        self._button(notice_drafts.CHANGES_OPEN, open_changes)
-        self._button(clocks.MARK_DONE, lambda a, v, c: clocks.mark_done(core, a, v))
-        self._button(clocks.CLOCK_OPEN, lambda a, v, c: incident_button(a, v, clock_facts.open_clock_form))
-        self._form(clock_facts.CLOCK_SUBMIT, lambda a, meta, values, key: clock_facts.submit_clock(
-            core, a, meta, values), "why")
-        self._form(views.DECISION_SUBMIT, lambda a, meta, values, key: decisions.submit_decision_form(
-            core, a, meta, values, delivery_key=key), "decision")
-        self._form(views.DECLARE_SUBMIT, lambda a, meta, values, key: declare_from_form(
-            core, a, values, origin_channel=meta or None), "summary")
-        self._form(notice_facts.FACTS_SUBMIT, lambda a, meta, values, key: notice_facts.submit_facts(
-            core, a, meta, values), "what_happened")
-        self._form(notice_drafts.CHANGES_SUBMIT, lambda a, meta, values, key: notice_drafts.request_changes(
-            core, a, meta, values), "changes")
+        for action in actions.BUTTONS:
+            self._button(action)
+        for callback, (use_case, first_field) in actions.FORMS.items():
+            self._form(callback, use_case, first_field)
 
         @app.error
         async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -61,7 +62,9 @@ class SlackChat:
             log.warning("slack %s failed: %s", method, code)
             raise ChatError(code, step) from None
 
-    async def open_private_room(self, name: str) -> RoomRef:
+    async def open_private_room(self, name: str, *, title: str = "", members: Sequence[str] = (),
+                                near: str | None = None) -> RoomRef:
+        """A private channel; Slack invites its members afterwards, and the name is all it needs."""
         data = await self._call("create", "conversations.create", name=name, is_private=True)
         channel = data["channel"]
         return RoomRef(id=channel["id"], name=channel.get("name", name))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import requests
 from aiohttp import web
-from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticateRequestResult
@@ -23,14 +24,26 @@ from msrest.serialization import Model
 
 from adapters.teams import inbound, render
 from adapters.teams.config import TeamsConfig
+from adapters.teams.credentials import GRAPH_SCOPE, EntraCredentialsFactory, EntraTokens, TokenError
+from adapters.teams.graph import Graph
+from adapters.teams.inbound import PLATFORM, Handle
 from adapters.teams.outbound import TeamsChat
-from bot import router, views
-from bot.core import Core, Reply
+from bot import actions, router, views
+from bot.cards import Card, Form, FormErrors, Header, Text
+from bot.core import Core, Reply, Work
+from bot.domain import Actor
 from bot.ports import Audience, ChatError
+from storage import people, queries
 
 log = logging.getLogger(__name__)
 RAW = "breachroom.raw_activity"
-NOT_YET = "Buttons and forms in Teams come in a later version of Breachroom. Type the command instead."
+CARD_ACTION = "adaptiveCard/action"
+SORRY = "Something went wrong on Breachroom's side and this was not done."
+NOT_SAVED = "Breachroom could not save this just now. Your text is still here: press the button again in a moment."
+FORM_BELOW = "The form is below: fill it in, then press its button."
+FIX_FORM = "Please fix this, then press the button again (what you typed is still in the form): "
+# How long a press waits for its card update, to answer with the new card (Teams allows a few seconds).
+PRESS_WAIT = 2.5
 
 
 class Breachroom(ActivityHandler):
@@ -41,7 +54,22 @@ class Breachroom(ActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         raw: dict[str, Any] = turn_context.turn_state.get(RAW) or {}
+        if inbound.is_card_submit(raw):
+            # Action.Submit (clients without Universal Actions): the same data, answered in the chat.
+            await self.adapter.card_action(raw, raw["value"], invoke=False)
+            return
         await self.adapter.answer(raw)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        raw: dict[str, Any] = turn_context.turn_state.get(RAW) or {}
+        if raw.get("name") != CARD_ACTION:
+            return await super().on_invoke_activity(turn_context)
+        action = (raw.get("value") or {}).get("action") or {}
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        body = await self.adapter.card_action(raw, data, invoke=True)
+        # Plain JSON: botbuilder's AdaptiveCardInvokeResponse model is serialised twice (see PITFALLS), and
+        # it cannot carry a message's text value at all.
+        return InvokeResponse(status=200, body={"statusCode": 200, **body})
 
 
 class TeamsAdapter:
@@ -50,11 +78,15 @@ class TeamsAdapter:
     def __init__(self, core: Core, config: TeamsConfig) -> None:
         self.core = core
         self.config = config
-        self.auth = ConfigurationBotFrameworkAuthentication(config.botbuilder())
+        self.tokens = EntraTokens(config)  # outbound tokens, for the Bot Connector and Graph alike
+        self.auth = ConfigurationBotFrameworkAuthentication(
+            config.botbuilder(), credentials_factory=EntraCredentialsFactory(self.tokens, config))
         # No `on_turn_error`: it would swallow a failed proactive send, which TeamsChat must see as a ChatError.
         self.cloud = CloudAdapter(self.auth)
         self.bot = Breachroom(self)
-        self.chat = TeamsChat(self.cloud.continue_conversation, config.app_id)
+        graph = None if config.emulator else Graph(config.graph_url, self._graph_token)
+        self.chat = TeamsChat(core.db, config, self.cloud.continue_conversation, self.cloud.create_conversation,
+                              graph, clock=core.clock)
         self._work: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -72,6 +104,8 @@ class TeamsAdapter:
         result = await self._authenticate(activity, request.headers.get("Authorization"))
         if isinstance(result, web.Response):
             return result
+
+        await self._remember(raw)
 
         async def logic(turn_context: TurnContext) -> None:
             turn_context.turn_state[RAW] = raw
@@ -95,33 +129,131 @@ class TeamsAdapter:
             log.info("Teams: refused an activity: %s: %s", type(exc).__name__, exc)
             return web.Response(status=401, text="unauthorized")
 
+    async def _graph_token(self) -> str:
+        try:
+            return await self.tokens.token(GRAPH_SCOPE)
+        except TokenError as exc:
+            raise ChatError(exc.code, "sign-in", advice=(
+                "Breachroom could not sign in to Microsoft: check MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and "
+                "MICROSOFT_APP_TENANT_ID.")) from None
+
+    async def _remember(self, raw: dict[str, Any]) -> None:
+        """Who wrote, from where: the sender's Entra id and name, their 1:1 chat, the conversation's reference."""
+        handle = inbound.handle_of(raw)
+        if not handle.conversation_id or not handle.service_url:
+            return
+        try:
+            await people.remember_room(self.core.db, PLATFORM, handle.conversation_id, handle.room().encode())
+            if handle.user_id:
+                sender = raw.get("from") if isinstance(raw.get("from"), dict) else {}
+                await people.remember_person(
+                    self.core.db, PLATFORM, handle.tenant_id, handle.user_id, directory_id=handle.aad_object_id,
+                    name=sender.get("name"), private_handle=handle.encode() if handle.personal else None)
+        except Exception:
+            log.exception("could not store who wrote to the bot")  # the command itself still runs
+
     async def answer(self, raw: dict[str, Any]) -> None:
         """Run the command, answer the person, then start the slow work without holding the request."""
         handle = inbound.handle_of(raw)
-        if inbound.is_card_submit(raw):
-            reply = Reply(card=views.note(NOT_YET))
-        else:
-            inv = inbound.invocation(raw)
-            try:
-                reply = await router.handle(self.core, inv)
-            except Exception:
-                log.exception("a Teams command failed")
-                reply = Reply(card=views.note("Something went wrong on Breachroom's side and this was not done."))
+        inv = inbound.invocation(raw)
+        try:
+            reply = await router.handle(self.core, inv)
+        except Exception:
+            log.exception("a Teams command failed")
+            reply = Reply(card=views.note(SORRY))
         try:
             if reply.form is not None:
-                await self.chat.show_form(handle, render.form(reply.form))
+                await self.chat.show_form(handle, await self._form(reply.form, handle.tenant_id))
             elif reply.card is not None:
                 await self.chat.tell(Audience(handle.user_id, handle.conversation_id, handle.encode()), reply.card)
         except ChatError as exc:
             log.warning("could not answer on Teams: %s", exc)
+        mentioned = inbound.mentioned(raw)
+        if mentioned:
+            self._start(self._look_up(handle, mentioned))
         for work in reply.work:
-            task = asyncio.create_task(self._run(work))
-            self._work.add(task)
-            task.add_done_callback(self._work.discard)
+            self._start(self._run(work))
 
-    async def _run(self, work: Any) -> None:
+    async def _look_up(self, handle: Handle, mentioned: dict[str, str]) -> None:
+        """Store the Entra ids of people named in a command, while they share this conversation with the bot."""
+        for user_id, name in mentioned.items():
+            await people.remember_person(self.core.db, PLATFORM, handle.tenant_id, user_id, name=name)
+        await self.chat.directory_ids(handle, list(mentioned))
+
+    async def _form(self, form: Form, tenant_id: str) -> dict[str, Any]:
+        async with self.core.db.reading() as session:
+            workspace = await queries.workspace(session, PLATFORM, tenant_id)
+        return render.form(form, zone=workspace.timezone if workspace else None)
+
+    async def card_action(self, raw: dict[str, Any], data: dict[str, Any], *, invoke: bool) -> dict[str, Any]:
+        """A button or form press; returns what the presser sees (a card, or a short message)."""
+        handle = inbound.handle_of(raw)
+        actor = Actor(PLATFORM, handle.tenant_id, handle.user_id)
+        action, value = str(data.get("action") or ""), str(data.get("value") or "")
+        pressed = str(raw.get("replyToId") or "")
+        if action in actions.FORMS:
+            return await self._submit(raw, data, actor, handle, pressed, invoke)
         try:
-            await work(self.chat)
+            reply = await actions.press(self.core, action, actor, value, handle.conversation_id)
+        except Exception:
+            log.exception("%s failed", action)
+            reply = Reply(card=views.note(SORRY))
+        if reply.form is not None:
+            await self._quietly(self.chat.show_form(handle, await self._form(reply.form, handle.tenant_id)))
+            return await self._say(handle, views.note(FORM_BELOW), invoke)
+        capture = Capture(self.chat, handle.conversation_id, pressed)
+        started = [self._start(self._run(work, capture)) for work in reply.work]
+        if started:
+            await asyncio.wait(started, timeout=PRESS_WAIT)
+        if reply.card is not None and capture.content is None:
+            return await self._say(handle, reply.card, invoke)
+        if capture.content is not None:
+            return {"type": render.CONTENT_TYPE, "value": capture.content}
+        return message("Done.")
+
+    async def _submit(self, raw: dict[str, Any], data: dict[str, Any], actor: Actor, handle: Handle, pressed: str,
+                      invoke: bool) -> dict[str, Any]:
+        """A filled-in form: errors are said with the form left as typed; once saved, the form is replaced."""
+        use_case, _ = actions.FORMS[str(data.get("action"))]
+        try:
+            values = render.form_values(data)
+            reply = await use_case(self.core, actor, str(data.get("value") or ""), values, inbound.delivery_key(raw))
+        except FormErrors as exc:
+            return await self._say(handle, views.note(FIX_FORM + " ".join(exc.errors.values())), invoke)
+        except Exception:
+            log.exception("%s failed", data.get("action"))
+            return await self._say(handle, views.note(NOT_SAVED), invoke)
+        done = await self.chat.content([views.note(f"✅ Sent by @{{{actor.user_id}}}.")])
+        if pressed:
+            await self._quietly(self.chat.replace(handle, pressed, done))
+        if reply.card is not None:
+            audience = Audience(actor.user_id, reply.room or handle.conversation_id)
+            self._start(self._quietly(self.chat.tell(audience, reply.card)))
+        for work in reply.work:
+            self._start(self._run(work))
+        return {"type": render.CONTENT_TYPE, "value": done}
+
+    async def _say(self, handle: Handle, card: Card, invoke: bool) -> dict[str, Any]:
+        """To the presser only: in the invoke's answer, or (for Action.Submit) in their 1:1 chat."""
+        if not invoke:
+            await self._quietly(self.chat.tell(Audience(handle.user_id, handle.conversation_id, handle.encode()), card))
+        return message(render.plain(words(card)))
+
+    async def _quietly(self, call: Any) -> None:
+        try:
+            await call
+        except ChatError as exc:
+            log.warning("could not answer on Teams: %s", exc)
+
+    def _start(self, coroutine: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+        return task
+
+    async def _run(self, work: Work, port: Any = None) -> None:
+        try:
+            await work(port or self.chat)
         except Exception:
             log.exception("background work failed")
 
@@ -129,3 +261,33 @@ class TeamsAdapter:
         """Let started work finish before the process stops (it may be telling someone what happened)."""
         if self._work:
             await asyncio.wait(set(self._work), timeout=timeout)
+        if self.chat.graph is not None:
+            await self.chat.graph.close()
+
+
+def message(text: str) -> dict[str, Any]:
+    """An invoke answer that shows a short text to the presser only."""
+    return {"type": "application/vnd.microsoft.activity.message", "value": text}
+
+
+def words(card: Card) -> str:
+    """A card's headline and text, for places that take text only."""
+    parts = [p.text for p in card.parts if isinstance(p, Header | Text)]
+    return " ".join(parts) or card.fallback
+
+
+class Capture:
+    """The port, watching for the update of the pressed message: its new card is what the presser sees."""
+
+    def __init__(self, chat: TeamsChat, room_id: str, message_id: str) -> None:
+        self._chat, self.room_id, self.message_id = chat, room_id, message_id
+        self.content: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chat, name)
+
+    async def update_cards(self, room_id: str, message_id: str, cards: Sequence[Card]) -> None:
+        content = await self._chat.content(cards)
+        await self._chat.replace(await self._chat.handle_of(room_id), message_id, content)
+        if room_id == self.room_id and message_id == self.message_id:
+            self.content = content

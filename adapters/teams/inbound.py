@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bot.core import Invocation
@@ -40,6 +40,10 @@ class Handle:
     @property
     def personal(self) -> bool:
         return self.conversation_type == PERSONAL
+
+    def room(self) -> Handle:
+        """The conversation alone, without the person who wrote in it (to reach the room again later)."""
+        return replace(self, user_id="", aad_object_id=None)
 
     def encode(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -92,6 +96,18 @@ def neutral_text(activity: dict[str, Any]) -> str:
         text = text.replace(str(shown), " " if who == bot_id else f"@{{{who}}}")
     text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
     return " ".join(text.split())
+
+
+def mentioned(activity: dict[str, Any]) -> dict[str, str]:
+    """People mentioned in the text (not the bot), by id, with the name Teams showed."""
+    bot_id = _dict(activity.get("recipient")).get("id")
+    found: dict[str, str] = {}
+    for entity in activity.get("entities") or []:
+        mentioned = _dict(_dict(entity).get("mentioned"))
+        who = mentioned.get("id")
+        if _dict(entity).get("type") == "mention" and who and who != bot_id:
+            found[str(who)] = str(mentioned.get("name") or "")
+    return found
 
 
 def command_text(activity: dict[str, Any]) -> str:

@@ -29,6 +29,8 @@ CONTENT_TYPES = {
     ".md": "text/markdown; charset=utf-8",
     ".json": "application/json",
     ".eml": "message/rfc822",
+    ".png": "image/png",
+    ".csv": "text/csv; charset=utf-8",
 }
 FALLBACK_TYPE = "application/octet-stream"
 MAX_ID = 2**31 - 1  # shared_file.id is an INTEGER column; a larger id names nothing (and PostgreSQL would refuse it)

@@ -57,8 +57,11 @@ class FakeTeams:
         self.members: dict[str, dict[str, dict[str, Any]]] = {}
         # People who installed the app for themselves: the bot may open a 1:1 chat with them.
         self.installed_for: set[str] = set()
-        # Conversations that refuse posts (403, the bot not yet in them) this many more times.
+        # Conversations that refuse posts (403, the bot not yet in them) this many more times; and how many
+        # times a conversation not posted to before refuses (a chat made a moment ago).
         self.not_ready: dict[str, int] = {}
+        self.refuse_new = 0
+        self._seen: set[str] = set()
         # The current activity (card) by id, after updates.
         self.activities: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
@@ -92,6 +95,10 @@ class FakeTeams:
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
         conversation = request.match_info["conversation"]
+        if conversation not in self._seen:
+            self._seen.add(conversation)
+            if self.refuse_new:
+                self.not_ready[conversation] = self.refuse_new
         if self.not_ready.get(conversation):
             self.not_ready[conversation] -= 1
             return web.json_response({"error": {"code": "BotNotInConversationRoster",

@@ -310,3 +310,15 @@ def test_serve_in_the_emulators_mode_says_teams_is_on_without_authentication(tmp
             proc.wait(timeout=30)
     assert "Teams at" in line and "/api/messages" in line and "no authentication" in line, line
     assert "Slack" not in line, line
+
+
+async def test_in_the_emulator_the_war_room_is_the_conversation_with_the_bot(emulator: TeamsBot) -> None:
+    """No Microsoft Graph without an app: a breach declared in the Emulator is run in that conversation."""
+    assert await emulator.say("breach Laptop stolen from the car") == 200
+    checklist = await emulator.fake.wait_for(lambda: [s for s in emulator.fake.sent if s.conversation == "a:ann-1on1"
+                                                      and "Assess" in str(s.cards())])
+    assert checklist
+    await emulator.fake.settle(0.3)
+    async with emulator.db.reading() as session:
+        (incident,) = (await session.execute(sa.select(Incident))).scalars().all()
+    assert incident.channel_id == "a:ann-1on1" and incident.build_status == "ready"

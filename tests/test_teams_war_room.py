@@ -304,6 +304,13 @@ async def test_closing_posts_the_summary_in_the_war_room(teams: Teams) -> None:
                                                  if s.cards() and "summary" in card_text(s.cards()[0]).lower()])
     assert summary
     assert (await teams.incident()).status == "closed"
+    # The timeline chart comes as a download link (a bot cannot upload into a group chat).
+    charts = await teams.fake.wait_for(lambda: [
+        link for s in teams.fake.posts(chat_id) if s.cards()
+        for link in re.findall(r"\((https://breachroom\.example\.com/files/[^)\s]+)\)", card_text(s.cards()[0]))])
+    async with teams.http.get(teams.url + urlparse(charts[-1]).path) as response:
+        assert response.status == 200 and response.content_type == "image/png"
+        assert (await response.read())[:4] == b"\x89PNG"
 
 
 async def test_a_repeated_activity_id_declares_once(teams: Teams) -> None:
@@ -338,20 +345,15 @@ async def test_graph_429_is_waited_out_and_the_war_room_still_opens(teams: Teams
 
 
 async def test_a_chat_not_ready_for_the_bot_yet_gets_the_checklist_a_moment_later(teams: Teams) -> None:
-    original = teams.graph._create_chat
-
-    def create_then_refuse(call: Any, found: Any) -> Any:
-        response = original(call, found)
-        chat_id = next(reversed(teams.graph.chats))
-        teams.fake.not_ready[chat_id] = 2
-        return response
-
-    teams.graph._create_chat = create_then_refuse  # type: ignore[method-assign]
-    for index, (method, pattern, handler) in enumerate(teams.graph._routes):
-        if handler == original:
-            teams.graph._routes[index] = (method, pattern, create_then_refuse)
-    chat_id = await open_war_room(teams)
-    assert teams.fake.posts(chat_id)
+    assert await teams.say("help") == 200
+    assert await teams.say("responder <at>Bob</at>", conversation=OFFICE, kind="groupChat",
+                           mentions={"Bob": BOB}) == 200
+    await teams.fake.settle(0.3)
+    teams.fake.refuse_new = 2  # the new chat refuses the bot's first two posts
+    assert await teams.say(f"breach {BREACH}", conversation=OFFICE, kind="groupChat") == 200
+    checklist = await teams.fake.wait_for(lambda: [s for s in teams.fake.sent if s.conversation in teams.graph.chats])
+    assert "Assess" in card_text(checklist[0].cards()[0])
+    await teams.fake.settle(0.3)
     assert (await teams.incident()).build_status == "ready"
 
 
@@ -361,6 +363,7 @@ async def test_alone_the_war_room_is_the_declarers_own_chat_with_the_bot(teams: 
                                                    if s.cards() and "Assess" in card_text(s.cards()[0])])
     assert "No designated responder" in card_text(checklist[0].cards()[0])
     assert not teams.graph.calls_to("POST", re.compile(r"^/chats$"))
+    await teams.fake.settle(0.3)
     incident = await teams.incident()
     assert incident.channel_id == "a:ann-1on1" and incident.build_status == "ready"
 
@@ -377,3 +380,65 @@ async def test_with_teams_war_room_channel_a_channel_is_opened_in_the_incidents_
     checklist = await teams.fake.wait_for(lambda: teams.fake.posts(channel_id))
     assert "Assess" in card_text(checklist[0].cards()[0])
     assert not teams.graph.calls_to("POST", re.compile(r"^/chats$"))
+
+
+# The notice facts form as Teams sends it back: a date and a time input for each date-and-time field.
+FACTS = {
+    "what_happened": "Someone used a stolen employee password to copy our client database on 2 March.",
+    "breach_started_at": "2026-03-01", "breach_ended_at": "2026-03-02",
+    "discovered": "2026-03-02", "discovered.time": "09:00",
+    "data_categories": "credentials", "affected_total": "120", "regions": "US-NY 120",
+    "actions_taken": "We reset every password.\nWe called the police.",
+    "company_name": "Acme Dental", "contact_name": "Rita Lead", "phone": "+1 212 555 0100",
+    "email": "privacy@acme.example", "website": "https://acme.example",
+    "postal_address": "1 Main St, New York, NY 10001",
+}
+
+
+async def test_the_responder_fills_in_the_facts_and_approves_the_complete_notice(teams: Teams) -> None:
+    chat_id = await open_war_room(teams)
+    await teams.fake.settle(0.3)
+    checklist_id = teams.fake.posts(chat_id)[0].id
+    await teams.press(checklist_id, "Notice facts", user=BOB, conversation=chat_id)
+    form = await teams.fake.wait_for(lambda: [s for s in teams.fake.posts(chat_id)
+                                              if s.cards() and "company_name" in str(s.cards()[0])])
+    form_id = form[-1].id
+    valid(teams.fake.card(form_id))
+    _, answer = await teams.press(form_id, "Save facts", user=BOB, conversation=chat_id,
+                                  inputs={**FACTS, "email": "privacy at acme"})
+    assert answer["type"] == "application/vnd.microsoft.activity.message" and "email" in answer["value"]
+    _, answer = await teams.press(form_id, "Save facts", user=BOB, conversation=chat_id, inputs=FACTS)
+    assert "Sent by" in card_text(answer["value"])
+    assert await teams.say("notice", user=BOB, conversation=chat_id, kind="groupChat") == 200
+    draft = await teams.fake.wait_for(lambda: [s for s in teams.fake.posts(chat_id)
+                                               if s.cards() and "Approve" in str(s.cards()[0])])
+    assert "Every fact is filled in" in card_text(draft[-1].cards()[0])
+    status, answer = await teams.press(draft[-1].id, "Approve", user=BOB, conversation=chat_id)
+    assert status == 200
+    async with teams.db.reading() as session:
+        (row,) = (await session.execute(sa.select(NoticeDraft))).scalars().all()
+    assert row.status == "approved" and row.decided_by == BOB
+    await teams.fake.wait_for(lambda: "Inform 1/" in card_text(teams.fake.card(checklist_id)))
+
+
+async def test_graph_refusing_the_app_install_names_that_permission(teams: Teams) -> None:
+    teams.graph.fail("POST", re.compile(r"^/chats/[^/]+/installedApps$"), 403, times=None)
+    assert await teams.say("help") == 200
+    assert await teams.say("responder <at>Bob</at>", conversation=OFFICE, kind="groupChat",
+                           mentions={"Bob": BOB}) == 200
+    await teams.fake.settle(0.3)
+    assert await teams.say(f"breach {BREACH}", conversation=OFFICE, kind="groupChat") == 200
+    told = await teams.fake.wait_for(lambda: [
+        s for s in teams.fake.posts("a:ann-1on1")
+        if s.cards() and "TeamsAppInstallation.ReadWriteForChat.All" in card_text(s.cards()[0])])
+    assert "could not post the checklist" in card_text(told[0].cards()[0])
+    incident = await teams.incident()
+    # The chat exists and is recorded: declaring again will not make a second one.
+    assert incident.channel_id in teams.graph.chats and incident.build_status == "incomplete"
+
+
+async def test_graph_503_is_retried_and_the_war_room_still_opens(teams: Teams) -> None:
+    teams.graph.fail("POST", re.compile(r"^/chats$"), 503, times=1)
+    chat_id = await open_war_room(teams)
+    assert len(teams.graph.calls_to("POST", re.compile(r"^/chats$"))) == 2
+    assert (await teams.incident()).channel_id == chat_id

@@ -73,7 +73,8 @@ async def _decision(core: Core, actor: Actor, meta: str, values: Mapping[str, ob
 
 
 async def _declare(core: Core, actor: Actor, meta: str, values: Mapping[str, object], key: str | None) -> Reply:
-    return await declare_from_form(core, actor, values, origin_channel=meta or None)
+    origin, drill = views.declare_form_context(meta)
+    return await declare_from_form(core, actor, values, origin_channel=origin, drill=drill)
 
 
 async def _facts(core: Core, actor: Actor, meta: str, values: Mapping[str, object], key: str | None) -> Reply:

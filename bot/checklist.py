@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import views
+from bot import drills, views
 from bot.cards import mention
 from bot.core import Core, Reply
 from bot.domain import DONE, OPEN, Actor, when
@@ -59,7 +59,7 @@ async def press(core: Core, actor: Actor, value: str, *, channel_id: str | None 
             await port.tell(audience, views.note(text))
 
         reply.work.append(tell)
-    return reply
+    return drills.scoped(incident, reply)
 
 
 async def refresh_checklist(core: Core, incident_id: int, port: ChatPort, *, sections: set[str]) -> None:
@@ -77,7 +77,7 @@ async def refresh_checklist(core: Core, incident_id: int, port: ChatPort, *, sec
                 return
             cards = {card.key: card for card in views.checklist_cards(incident, items, core.playbook)}
             try:
-                await port.update_cards(
+                await drills.port_for(incident, port).update_cards(
                     message.channel_id, message.message_id, [cards[k] for k in message.card_keys if k in cards]
                 )
             except ChatError as exc:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import clocks, incident_facts, notice_facts, views
+from bot import clocks, drills, incident_facts, notice_facts, views
 from bot.cards import Card, Form, FormErrors, FormField, Option, Text, mention
 from bot.core import Core, Reply
 from bot.domain import Actor
@@ -148,7 +148,8 @@ async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str
     if not_notify and reason:
         changes[f"decision_not_to_notify.{not_notify}"] = reason
     if not changes:
-        return Reply(card=views.note("Nothing changed, so nothing was recorded."), room=incident.channel_id)
+        return drills.scoped(incident, Reply(card=views.note("Nothing changed, so nothing was recorded."),
+                                             room=incident.channel_id))
     candidate = json.loads(json.dumps(current))
     for kind, new in changes.items():
         incident_facts.put(candidate, kind, new)
@@ -188,5 +189,6 @@ async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str
                 parts=(Text(f"**Clock facts recorded** by {mention(actor.user_id)}\n{body}"),))])
         await clocks.refresh(core, incident.id or 0, port)
 
-    return Reply(card=views.note(f"Recorded {len(lines)} clock fact(s); the deadline card is updated."),
-                 work=[post], room=room_id)
+    return drills.scoped(incident, Reply(
+        card=views.note(f"Recorded {len(lines)} clock fact(s); the deadline card is updated."),
+        work=[post], room=room_id))

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from bot import incident_facts, reminders, views
+from bot import drills, incident_facts, reminders, views
 from bot.cards import (
     Button,
     Buttons,
@@ -100,6 +100,7 @@ async def refresh(core: Core, incident_id: int, port: ChatPort) -> None:
         posted = [m for m in await queries.messages(session, incident_id) if CLOCKS in m.card_keys]
     if incident is None or incident.channel_id is None:
         return
+    port = drills.port_for(incident, port)
     now = core.clock()
     try:
         result = await compute(core, incident, now)
@@ -145,14 +146,14 @@ async def mark_done(core: Core, actor: Actor, value: str) -> Reply:
         done = (await session.execute(select(ObligationMark).where(
             ObligationMark.incident_id == incident.id, ObligationMark.obligation == key))).scalar_one_or_none()
         if done is not None:
-            return Reply(card=views.note(f"{mention(done.marked_by)} already marked this done."),
-                         work=[refresher(core, incident.id or 0)])
+            already = views.note(f"{mention(done.marked_by)} already marked this done.")
+            return drills.scoped(incident, Reply(card=already, work=[refresher(core, incident.id or 0)]))
         session.add(ObligationMark(incident_id=incident.id or 0, obligation=key, marked_by=actor.user_id,
                                    marked_at=now))
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="obligation.done", detail=key, at=now, incident_id=incident.id)
-    return Reply(card=views.note("Marked done. The deadline card is updated."),
-                 work=[refresher(core, int(incident_id))])
+    return drills.scoped(incident, Reply(card=views.note("Marked done. The deadline card is updated."),
+                                         work=[refresher(core, int(incident_id))]))
 
 
 def reminder_text(incident: Incident, o: Obligation, now: datetime, zone: Any) -> str:
@@ -183,10 +184,11 @@ async def fire_reminders(core: Core, ports: Mapping[str, ChatPort]) -> int:
             incident = await queries.incident(session, incident_id)
         if incident is None or incident.channel_id is None or incident.status == "closed":
             continue
-        port = ports.get(incident.platform)
-        if port is None:
+        platform_port = ports.get(incident.platform)
+        if platform_port is None:
             failed += [r.id for r in rows if r.id]
             continue
+        port = drills.port_for(incident, platform_port)
         try:
             result = await compute(core, incident, now)
         except FactsError:

@@ -8,7 +8,7 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import chart, record, summary, views
+from bot import chart, drills, record, summary, views
 from bot.cards import Button, Buttons, Card, Context, Header, Text, mention, room
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
@@ -31,7 +31,8 @@ def _leads(incident: Incident) -> set[str]:
 async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
     """`/breach close`: a private confirmation, or the open containment steps that stand in the way."""
     if incident.status == "closed":
-        return Reply(card=views.note(f"Incident {incident.id} is already closed. `/breach reopen` continues it."))
+        return drills.scoped(incident, Reply(card=views.note(
+            f"Incident {incident.id} is already closed. `/breach reopen` continues it.")))
     async with core.db.reading() as session:
         items = await queries.items(session, incident.id or 0)
         settings = await queries.workspace(session, actor.platform, actor.team_id)
@@ -39,7 +40,9 @@ async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
     title = core.playbook.section(section).title  # type: ignore[union-attr]
     open_steps = [i.label for i in items if i.section == section and i.state != DONE]
     where = " in this room"
-    if settings and settings.announce_channel_id:
+    if incident.drill:
+        where += " (a drill is never announced)"
+    elif settings and settings.announce_channel_id:
         where += f" and, without details, in {room(settings.announce_channel_id)}"
     parts: list = [Header(f"Close incident {incident.id}?"),
                    Text(f"This posts the post-incident summary{where}, and marks the incident closed. "
@@ -54,7 +57,7 @@ async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
             parts.append(Context(f"Only {leads} can close while {title} steps are open."))
     else:
         parts.append(Buttons((Button("Close incident", INCIDENT_CLOSE, f"{incident.id}:normal", "primary"),)))
-    return Reply(card=Card(fallback=f"Close incident {incident.id}?", parts=tuple(parts)))
+    return drills.scoped(incident, Reply(card=Card(fallback=f"Close incident {incident.id}?", parts=tuple(parts))))
 
 
 async def confirm_close(core: Core, actor: Actor, value: str) -> Reply:
@@ -71,19 +74,20 @@ async def confirm_close(core: Core, actor: Actor, value: str) -> Reply:
         items = await queries.items(session, incident.id or 0)
         open_steps = [i for i in items if i.section == section and i.state != DONE]
         if open_steps and (mode != "force" or actor.user_id not in _leads(incident)):
-            return Reply(card=views.note(
+            return drills.scoped(incident, Reply(card=views.note(
                 f"Not closed: {len(open_steps)} containment steps are still open, and only the responder or "
-                "the backup can close anyway. Type `/breach close` to see them."))
+                "the backup can close anyway. Type `/breach close` to see them.")))
         result = await session.execute(
             sa.update(Incident).where(col(Incident.id) == incident.id, col(Incident.status) == "open")
             .values(status="closed", closed_at=now, closed_by=actor.user_id))
         if result.rowcount != 1:
-            return Reply(card=views.note(f"Incident {incident.id} is already closed."))
+            return drills.scoped(incident, Reply(card=views.note(f"Incident {incident.id} is already closed.")))
         detail = "closed anyway with open steps: " + "; ".join(i.label for i in open_steps) if open_steps else ""
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="incident.closed", detail=detail, at=now, incident_id=incident.id)
-    return Reply(card=views.note(f"Incident {incident_id} is closed. The summary is being posted in the war room."),
-                 work=[_poster(core, int(incident_id))])
+    return drills.scoped(incident, Reply(
+        card=views.note(f"Incident {incident_id} is closed. The summary is being posted in the war room."),
+        work=[_poster(core, int(incident_id))]))
 
 
 def _poster(core: Core, incident_id: int):  # type: ignore[no-untyped-def]
@@ -94,11 +98,15 @@ def _poster(core: Core, incident_id: int):  # type: ignore[no-untyped-def]
 
 
 async def post_summary(core: Core, incident_id: int, port: ChatPort) -> None:
-    """Summary and chart in the war room, the detail-free version in the announcement channel, topic."""
+    """Summary and chart in the war room, the detail-free version in the announcement channel, topic.
+
+    A drill is never announced, whatever the announcement channel.
+    """
     result = await record.incident_summary(core.db, incident_id, core.playbook, person=mention)
     if result is None or result.incident.channel_id is None:
         return
     incident = result.incident
+    port = drills.port_for(incident, port)
     async with core.db.reading() as session:
         settings = await queries.workspace(session, incident.platform, incident.team_id)
     png = await asyncio.to_thread(chart.timeline_png, result)
@@ -110,7 +118,7 @@ async def post_summary(core: Core, incident_id: int, port: ChatPort) -> None:
         port.set_topic(incident.channel_id, topic(incident)),
         refresh_checklist(core, incident_id, port, sections={views.INTRO}),
     ]
-    if settings and settings.announce_channel_id:
+    if settings and settings.announce_channel_id and not incident.drill:
         calls.append(port.post_cards(settings.announce_channel_id, summary.cards(result, public=True)))
     for outcome in await asyncio.gather(*calls, return_exceptions=True):
         if isinstance(outcome, ChatError):
@@ -126,7 +134,7 @@ async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
             sa.update(Incident).where(col(Incident.id) == incident.id, col(Incident.status) == "closed")
             .values(status="open", closed_at=None, closed_by=None))
         if result.rowcount != 1:
-            return Reply(card=views.note(f"Incident {incident.id} is open already."))
+            return drills.scoped(incident, Reply(card=views.note(f"Incident {incident.id} is open already.")))
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="incident.reopened", at=now, incident_id=incident.id)
     incident.status = "open"
@@ -139,7 +147,8 @@ async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
             await port.set_topic(room_id, topic(incident))
             await refresh_checklist(core, incident_id, port, sections={views.INTRO})
 
-    return Reply(card=views.note(f"Incident {incident_id} is open again."), work=[announce_in_room])
+    return drills.scoped(incident, Reply(card=views.note(f"Incident {incident_id} is open again."),
+                                         work=[announce_in_room]))
 
 
 async def announce(core: Core, actor: Actor, arg: str) -> Reply:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from bot import views
+from bot import drills, views
 from bot.cards import FormErrors
 from bot.core import Core, Reply
 from bot.domain import Actor
@@ -40,7 +40,7 @@ async def record_decision(
         if incident is None or incident.team_id != actor.team_id:
             return Reply(card=views.note("I can't find that incident any more."))
         if delivery_key and await queries.decision_by_delivery(session, incident_id, delivery_key):
-            return Reply(card=views.note("That decision is already recorded."))
+            return drills.scoped(incident, Reply(card=views.note("That decision is already recorded.")))
         decision = Decision(
             incident_id=incident_id, text=text, rationale=rationale,
             decided_by=actor.user_id, decided_at=now, delivery_key=delivery_key,
@@ -64,7 +64,7 @@ async def record_decision(
                 log.warning("incident %s: decision not posted (%s)", incident_id, exc.code)
 
     confirmation = views.note(f"Decision {number} recorded. It is posted in the war room and kept in the record.")
-    return Reply(card=confirmation, work=[post], room=room_id)
+    return drills.scoped(incident, Reply(card=confirmation, work=[post], room=room_id))
 
 
 async def submit_decision_form(

@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 
-from bot import clocks, views
+from bot import clocks, drills, views
 from bot.cards import Card, FormErrors, Text, mention, room
 from bot.core import Core, Reply, Work
 from bot.domain import DATA_KINDS, DEFAULT_SEVERITY, DUPLICATE_WINDOW, SEVERITIES, Actor, age
@@ -22,10 +22,15 @@ log = logging.getLogger(__name__)
 MAX_NAME_TRIES = 25
 
 
-def dedupe_key(actor: Actor, summary: str) -> str:
-    """Same person, same words (ignoring case and spacing) in the same workspace."""
+def dedupe_key(actor: Actor, summary: str, *, drill: bool = False) -> str:
+    """Same person, same words (ignoring case and spacing) in the same workspace, and both drills or both real.
+
+    A drill that rehearses a breach is no duplicate of that breach declared for real, nor the other way round.
+    """
     words = " ".join(summary.casefold().split())
     raw = f"{actor.platform}\x1f{actor.team_id}\x1f{actor.user_id}\x1f{words}"
+    if drill:
+        raw += "\x1fdrill"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -42,20 +47,23 @@ async def declare(
     data_kinds: tuple[str, ...] = (),
     affected_clients: int | None = None,
     compromised_account: str | None = None,
+    drill: bool = False,
 ) -> Reply:
-    """Store the incident and its checklist at once; the room is built after the acknowledgement."""
+    """Store the incident (a drill: a practice one) and its checklist at once; the room is built after the
+    acknowledgement."""
     summary = " ".join(summary.split())
     now = core.clock()
-    key = dedupe_key(actor, summary)
+    key = dedupe_key(actor, summary, drill=drill)
     async with core.db.transaction() as session:
         await core.db.lock_key(session, key)
         earlier = await queries.recent_duplicate(session, actor.platform, key, delivery_key, now - DUPLICATE_WINDOW)
         if earlier is not None and not (earlier.build_status == "incomplete" and not earlier.channel_id):
-            return Reply(card=_duplicate_card(earlier, now))
+            return drills.scoped(earlier, Reply(card=_duplicate_card(earlier, now)))
         if earlier is not None:
             # Its room was never created: build it again rather than record a second incident.
             earlier.build_status, earlier.reply_handle = "building", reply_handle or earlier.reply_handle
-            return Reply(card=views.opening_card(summary), work=[_builder(core, earlier.id or 0)])
+            return drills.scoped(earlier, Reply(card=views.opening_card(summary),
+                                                work=[_builder(core, earlier.id or 0)]))
         settings = await queries.workspace(session, actor.platform, actor.team_id)
         responder = settings.responder_id if settings and settings.responder_id else None
         incident = Incident(
@@ -76,6 +84,7 @@ async def declare(
             reply_handle=reply_handle,
             dedupe_key=key,
             delivery_key=delivery_key,
+            drill=drill,
         )
         session.add(incident)
         await session.flush()
@@ -91,13 +100,15 @@ async def declare(
                 )
                 position += 1
         detail = f"{SEVERITIES[severity]}: {summary}"
+        if drill:
+            detail = f"Drill (a practice incident, not a real breach). {detail}"
         if not incident.responder_is_designated:
             detail += " (no designated responder: the declarer leads)"
         queries.record(
             session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
             action="incident.declared", detail=detail, at=now, incident_id=incident.id,
         )
-    return Reply(card=views.opening_card(summary), work=[_builder(core, incident.id)])
+    return drills.scoped(incident, Reply(card=views.opening_card(summary), work=[_builder(core, incident.id)]))
 
 
 def _builder(core: Core, incident_id: int) -> Work:
@@ -110,8 +121,8 @@ def _builder(core: Core, incident_id: int) -> Work:
 def _duplicate_card(earlier: Incident, now: datetime) -> Card:
     if earlier.channel_id:
         return views.note(
-            f"You declared this breach {age(now - earlier.declared_at)} ago, so I did not open a second "
-            f"war room. It is here: {room(earlier.channel_id)}."
+            f"You declared this {'drill' if earlier.drill else 'breach'} {age(now - earlier.declared_at)} ago, "
+            f"so I did not open a second war room. It is here: {room(earlier.channel_id)}."
         )
     return views.note(
         "That war room is still being opened; the link will follow here in a moment. "
@@ -120,7 +131,7 @@ def _duplicate_card(earlier: Incident, now: datetime) -> Card:
 
 
 async def declare_from_form(
-    core: Core, actor: Actor, values: Mapping[str, object], *, origin_channel: str | None
+    core: Core, actor: Actor, values: Mapping[str, object], *, origin_channel: str | None, drill: bool = False
 ) -> Reply:
     """Check the form's values (raising FormErrors for the fields to fix), then declare."""
     errors: dict[str, str] = {}
@@ -156,7 +167,7 @@ async def declare_from_form(
     reply = await declare(
         core, actor, summary, origin_channel=origin_channel, severity=severity,
         discovered_at=discovered_at, data_kinds=kinds, affected_clients=affected,
-        compromised_account=str(compromised) if compromised else None,
+        compromised_account=str(compromised) if compromised else None, drill=drill,
     )
     reply.room = origin_channel
     return reply
@@ -197,6 +208,7 @@ async def build_war_room(core: Core, incident_id: int, port: ChatPort) -> None:
     async with core.db.reading() as session:
         incident = await queries.incident(session, incident_id)
         assert incident is not None
+    port = drills.port_for(incident, port)
     audience = Audience(incident.declared_by, incident.origin_channel_id, incident.reply_handle)
     steps = _step_names(incident)
     try:
@@ -230,8 +242,9 @@ async def build_war_room(core: Core, incident_id: int, port: ChatPort) -> None:
 
 
 async def _open_room(port: ChatPort, incident: Incident) -> RoomRef:
-    base = f"breach-{incident.declared_at:%Y%m%d}-{room_slug(incident.summary)}"
-    title = f"Breach {incident.declared_at:%Y-%m-%d}: {incident.summary}"
+    kind = "drill" if incident.drill else "breach"
+    base = f"{kind}-{incident.declared_at:%Y%m%d}-{room_slug(incident.summary)}"
+    title = f"{kind.capitalize()} {incident.declared_at:%Y-%m-%d}: {incident.summary}"
     for attempt in range(1, MAX_NAME_TRIES + 1):
         name = base if attempt == 1 else f"{base}-{attempt}"
         try:

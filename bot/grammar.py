@@ -21,7 +21,8 @@ SUBCOMMANDS = (
     "timezone",
     "drill",
 )
-COMING_LATER = frozenset({"drill"})
+# Sub-commands that only answer that they are coming in a later version (none at present).
+COMING_LATER: frozenset[str] = frozenset()
 
 # Ids are opaque: Slack's `U123`, Teams' `29:1a…` or `19:…@thread.v2`.
 _MENTION = re.compile(r"^@\{([^{}\s]+)\}$")

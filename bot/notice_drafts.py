@@ -10,12 +10,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import incident_facts, notice_facts, views
+from bot import drills, incident_facts, notice_facts, views
 from bot.cards import Button, Buttons, Card, Context, Form, FormErrors, FormField, Header, Text, mention
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
 from bot.domain import DONE, Actor, when
-from bot.notices.draft import NoticeTemplateError, placeholders, render_markdown
+from bot.notices.draft import NoticeTemplateError, as_exercise, placeholders, render_markdown
 from bot.notices.facts import FactsError, parse_facts
 from bot.notices.word import markdown_to_docx
 from bot.ports import Attachment, ChatError, ChatPort
@@ -35,12 +35,19 @@ async def draft(core: Core, actor: Actor, incident_id: int) -> Reply:
         incident = await queries.incident(session, incident_id)
     if incident is None or incident.team_id != actor.team_id:
         return Reply(card=views.note("I can't find that incident any more."))
+    return drills.scoped(incident, await _draft(core, actor, incident))
+
+
+async def _draft(core: Core, actor: Actor, incident: Incident) -> Reply:
+    incident_id = incident.id or 0
     raw = await incident_facts.raw_facts(core, incident)
     today = core.clock().date()
     try:
         facts = parse_facts(raw)
         markdown = await asyncio.to_thread(render_markdown, facts, notice_date=today,
                                            templates_dir=core.templates_dir)
+        if incident.drill:
+            markdown = as_exercise(markdown)
         document = await asyncio.to_thread(markdown_to_docx, markdown)
     except FactsError as exc:
         return Reply(card=views.note(f"The notice facts need fixing first: {exc}. Press **Notice facts**."))
@@ -111,32 +118,37 @@ async def approve(core: Core, actor: Actor, value: str) -> Reply:
     """Only the responder or the backup; only the latest version; never with facts still to confirm."""
     if not value.isdigit():
         return Reply(card=views.note("That button is out of date."))
+    incident, reply = await _approve(core, actor, int(value))
+    return drills.scoped(incident, reply)
+
+
+async def _approve(core: Core, actor: Actor, draft_id: int) -> tuple[Incident | None, Reply]:
     now = core.clock()
     ticked: list[ChecklistItem] = []
     async with core.db.transaction() as session:
-        row = await session.get(NoticeDraft, int(value))
+        row = await session.get(NoticeDraft, draft_id)
         incident = await queries.incident(session, row.incident_id) if row else None
         if row is None or incident is None or incident.team_id != actor.team_id:
-            return Reply(card=views.note("I can't find that draft any more."))
+            return None, Reply(card=views.note("I can't find that draft any more."))
         leads = [u for u in (incident.responder_id, incident.backup_id) if u]
         if actor.user_id not in leads:
-            return Reply(card=views.note(
+            return incident, Reply(card=views.note(
                 f"Only {' or '.join(mention(u) for u in leads)} can approve the client notice. "
                 "Ask them to read it and press Approve."))
         latest = (await session.execute(sa.select(sa.func.max(NoticeDraft.version))
                                         .where(NoticeDraft.incident_id == incident.id))).scalar()
         if row.version != latest:
-            return Reply(card=views.note(f"v{row.version} is not the latest draft (v{latest} is). "
-                                         "Approve the latest one."))
+            return incident, Reply(card=views.note(f"v{row.version} is not the latest draft (v{latest} is). "
+                                                   "Approve the latest one."))
         if row.missing:
-            return Reply(card=views.note(
+            return incident, Reply(card=views.note(
                 f"v{row.version} still has {len(row.missing)} facts to confirm. Fill them in with **Notice "
                 "facts**, draft again, then approve."))
         result = await session.execute(
             sa.update(NoticeDraft).where(col(NoticeDraft.id) == row.id, col(NoticeDraft.status) != "approved")
             .values(status="approved", decided_by=actor.user_id, decided_at=now))
         if result.rowcount != 1:
-            return Reply(card=views.note(f"v{row.version} is already approved."))
+            return incident, Reply(card=views.note(f"v{row.version} is already approved."))
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="notice.approved", detail=f"v{row.version}", at=now, incident_id=incident.id)
         auto = {i.key for s in core.playbook.sections for i in s.items if i.done_when == "notice-approved"}
@@ -157,7 +169,7 @@ async def approve(core: Core, actor: Actor, value: str) -> Reply:
         if sections:
             await refresh_checklist(core, incident_id, port, sections=sections)
 
-    return Reply(card=views.note(f"Client notice v{version} approved."), work=[announce])
+    return incident, Reply(card=views.note(f"Client notice v{version} approved."), work=[announce])
 
 
 def changes_form(value: str) -> Reply:
@@ -179,7 +191,8 @@ async def request_changes(core: Core, actor: Actor, value: str, values: Mapping[
         if row is None or incident is None or incident.team_id != actor.team_id:
             return Reply(card=views.note("I can't find that draft any more."))
         if row.status == "approved":
-            return Reply(card=views.note(f"v{row.version} is already approved; draft a new version instead."))
+            return drills.scoped(incident, Reply(card=views.note(
+                f"v{row.version} is already approved; draft a new version instead.")))
         row.status, row.decided_by, row.decided_at, row.decision_note = "changes_requested", actor.user_id, now, what
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="notice.changes_requested", detail=f"v{row.version}: {what}", at=now,
@@ -191,7 +204,7 @@ async def request_changes(core: Core, actor: Actor, value: str, values: Mapping[
             await port.post_cards(room_id, [views.note(
                 f"{mention(actor.user_id)} asked for changes to client notice v{version}:\n{what}")])
 
-    return Reply(work=[post], room=room_id)
+    return drills.scoped(incident, Reply(work=[post], room=room_id))
 
 
 async def versions(db: Database, incident_id: int) -> list[NoticeDraft]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot import clocks, incident_facts, views
+from bot import clocks, drills, incident_facts, views
 from bot.cards import Form, FormErrors, FormField, Option
 from bot.core import Core, Reply
 from bot.domain import DATA_KINDS, Actor
@@ -149,9 +149,9 @@ async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str
         incident.affected_clients = facts.affected_total
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="notice.facts", detail="notice facts updated", at=now, incident_id=incident_id)
-    return Reply(card=views.note(
+    return drills.scoped(incident, Reply(card=views.note(
         "Notice facts saved. Type `/breach notice` or press **Draft client notice** for a new draft."),
-        room=incident.channel_id, work=[clocks.refresher(core, incident_id)])
+        room=incident.channel_id, work=[clocks.refresher(core, incident_id)]))
 
 
 def notice_facts_form(incident_id: int, initial: dict) -> Form:

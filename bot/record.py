@@ -1,9 +1,12 @@
-"""The incident record as lawyers, insurers and regulators read it: JSON and Markdown."""
+"""The incident record as lawyers, insurers and regulators read it: JSON, Markdown and Word.
+
+A drill's record is a training record: it adds who took part and how long each step took.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,20 +18,25 @@ from bot.notices.facts import FactsError
 from bot.playbook import Playbook
 from storage import queries
 from storage.db import Database
-from storage.models import Incident, utcnow
+from storage.models import Incident, TimelineEntry, utcnow
 
 
 def iso(instant: datetime | None) -> str | None:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z") if instant else None
 
 
-async def incident_lines(db: Database) -> list[str]:
-    """One line per incident, id first: `7  open  2026-11-27T09:41:00Z  high  slack  #breach-…  summary`."""
+async def incident_lines(db: Database, *, drills: bool = False) -> list[str]:
+    """One line per incident, id first: `7  open  2026-11-27T09:41:00Z  high  slack  #breach-…  summary`.
+
+    Drills are left out unless `drills`; then each drill's line ends with an eighth column, `drill`.
+    """
     async with db.reading() as session:
         incidents = await queries.all_incidents(session)
     return [
         f"{i.id}\t{i.status}\t{iso(i.declared_at)}\t{i.severity}\t{i.platform}\t{_room(i)}\t{i.summary}"
+        + ("\tdrill" if i.drill else "")
         for i in incidents
+        if drills or not i.drill
     ]
 
 
@@ -72,8 +80,9 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
     except FactsError:
         deadlines = {"obligations": [], "questions": []}
     titles = {s.key: s.title for s in playbook.sections}
-    return {
+    data: dict[str, Any] = {
         "id": incident.id,
+        "drill": incident.drill,
         "summary": incident.summary,
         "severity": incident.severity,
         "status": incident.status,
@@ -121,6 +130,66 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
             "notification_deadlines": list(recap.obligations),
         },
     }
+    if incident.drill:
+        data["training"] = training(incident, entries)
+    return data
+
+
+# What each kind of timeline entry says someone did, in a drill's training record: (took part as, step).
+PART_TAKEN: dict[str, tuple[str, str]] = {
+    "incident.declared": ("declared", "Declared the drill"),
+    "item.done": ("pressed", "Step done"),
+    "item.reopened": ("pressed", "Step undone"),
+    "obligation.done": ("pressed", "Notification marked done"),
+    "decision.recorded": ("decided", "Decision"),
+    "clock.recorded": ("decided", "Clock fact"),
+    "notice.facts": ("wrote the notice", "Notice facts entered"),
+    "notice.drafted": ("wrote the notice", "Client notice drafted"),
+    "notice.changes_requested": ("reviewed the notice", "Changes to the notice requested"),
+    "notice.approved": ("approved the notice", "Client notice approved"),
+    "incident.closed": ("closed", "Closed"),
+    "incident.reopened": ("reopened", "Reopened"),
+}
+BOT = "breachroom"
+
+
+def training(incident: Incident, entries: Sequence[TimelineEntry]) -> dict[str, Any]:
+    """Who took part in a drill (everyone who declared, pressed, decided …) and each step people took: when,
+    how long after the declaration, and how long after the step before it."""
+    start = incident.declared_at
+    people: dict[str, dict[str, Any]] = {}
+    steps: list[dict[str, Any]] = []
+    previous = start
+    for entry in entries:
+        if entry.actor == BOT:
+            continue
+        role, step = PART_TAKEN.get(entry.action, (entry.action, entry.action))
+        person = people.setdefault(entry.actor, {"who": entry.actor, "took_part_as": [], "actions": 0,
+                                                 "first_at": iso(entry.at), "last_at": iso(entry.at)})
+        if role not in person["took_part_as"]:
+            person["took_part_as"].append(role)
+        person["actions"] += 1
+        person["last_at"] = iso(entry.at)
+        steps.append({
+            "step": len(steps), "at": iso(entry.at), "who": entry.actor, "action": entry.action,
+            # The declaration's detail repeats the summary the record starts with.
+            "what": f"{step}: {entry.detail}" if entry.detail and entry.action != "incident.declared" else step,
+            "seconds_since_declaration": _seconds(entry.at - start),
+            "seconds_since_previous_step": _seconds(entry.at - previous),
+        })
+        previous = max(previous, entry.at)
+    end = incident.closed_at or previous
+    return {"participants": list(people.values()), "steps": steps,
+            "seconds_declaration_to_last_step": _seconds(end - start) if steps else 0}
+
+
+def _seconds(span: timedelta) -> int:
+    return max(0, int(span.total_seconds()))
+
+
+def took(seconds: int) -> str:
+    """A step's duration in a training record: seconds count when people practise quickly."""
+    return f"{seconds} s" if seconds < 60 else age(timedelta(seconds=seconds))
 
 
 def to_json(record: dict[str, Any]) -> str:
@@ -129,9 +198,16 @@ def to_json(record: dict[str, Any]) -> str:
 
 def to_markdown(record: dict[str, Any]) -> str:
     sev = SEVERITIES.get(record["severity"], record["severity"])
+    drill = record.get("training")
     lines = [
+        f"# Drill {record['id']}: {record['summary']} (training record)" if drill else
         f"# Incident {record['id']}: {record['summary']}",
         "",
+    ]
+    if drill:
+        lines += ["This was a drill, a practice incident, not a real breach. Its record is a training record: "
+                  "who took part, and how long each step took.", ""]
+    lines += [
         f"- Severity: {sev}",
         f"- Status: {record['status']}",
         f"- Platform: {record['platform']} (workspace {record['workspace']})",
@@ -147,6 +223,8 @@ def to_markdown(record: dict[str, Any]) -> str:
         lines.append(f"- Clients affected (rough): {record['affected_clients']}")
     if record["war_room"]["name"]:
         lines.append(f"- War room: #{record['war_room']['name']}")
+    if drill:
+        lines += _training_markdown(drill)
     lines += ["", "## Checklist", "", "| Section | Step | State | By | At |", "|---|---|---|---|---|"]
     lines += [
         f"| {c['section']} | {_cell(c['item'])} | {c['state']} | {c['by'] or ''} | {c['at'] or ''} |"
@@ -176,6 +254,18 @@ def to_markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _training_markdown(drill: dict[str, Any]) -> list[str]:
+    lines = ["", "## Who took part", "", "| Who | Took part as | Actions | First | Last |", "|---|---|---|---|---|"]
+    lines += [f"| {p['who']} | {', '.join(p['took_part_as'])} | {p['actions']} | {p['first_at']} | {p['last_at']} |"
+              for p in drill["participants"]]
+    lines += ["", "## Steps and how long they took", "",
+              f"Declaration to the last step: {took(drill['seconds_declaration_to_last_step'])}.", "",
+              "| # | At (UTC) | Who | What | Since declaration | Since the step before |", "|---|---|---|---|---|---|"]
+    lines += [f"| {s['step']} | {s['at']} | {s['who']} | {_cell(s['what'])} | {took(s['seconds_since_declaration'])} "
+              f"| {took(s['seconds_since_previous_step'])} |" for s in drill["steps"]]
+    return lines
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -189,8 +279,8 @@ def to_docx(record: dict[str, Any], chart_png: bytes | None = None) -> bytes:
     from docx.shared import Inches
 
     doc = Document()
-    doc.add_heading(f"Incident {record['id']}: {record['summary']}", level=0)
-    markdown = to_markdown(record).splitlines()[2:]
+    title, _, *markdown = to_markdown(record).splitlines()
+    doc.add_heading(title.removeprefix("# "), level=0)
     table_rows: list[list[str]] = []
 
     def flush() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 
-from bot import clock_facts, closing, notice_drafts, notice_facts, views
+from bot import clock_facts, closing, drills, notice_drafts, notice_facts, views
 from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
 from bot.grammar import COMING_LATER, SUBCOMMANDS, parse
 from bot.workspace import show_or_set, show_or_set_timezone
 from storage import queries
+from storage.models import ChecklistItem, Incident
 
 IN_ROOM_ONLY = (
     "`/breach {name}` works inside a war room channel. Open the war room from the link I sent you "
@@ -43,6 +45,13 @@ async def handle(core: Core, inv: Invocation) -> Reply:
         return await show_or_set_timezone(core, actor, arg)
     if name == "announce":
         return await closing.announce(core, actor, arg)
+    if name == "drill":
+        if not arg:
+            return Reply(form=views.declare_form(inv.channel_id, core.clock(), drill=True))
+        return await declare(
+            core, actor, arg, origin_channel=inv.channel_id,
+            reply_handle=inv.reply_handle, delivery_key=inv.delivery_key, drill=True,
+        )
     if name == "declare":
         if not arg:
             return Reply(form=views.declare_form(inv.channel_id, core.clock()))
@@ -61,6 +70,15 @@ async def handle(core: Core, inv: Invocation) -> Reply:
         items = await queries.items(session, incident.id) if incident and incident.id else []
     if incident is None or incident.id is None:
         return Reply(card=views.note(IN_ROOM_ONLY.format(name=name)))
+    return drills.scoped(incident, await _in_room(core, inv, name, arg, incident, items))
+
+
+async def _in_room(
+    core: Core, inv: Invocation, name: str, arg: str, incident: Incident, items: Sequence[ChecklistItem]
+) -> Reply:
+    """The sub-commands that work inside a war room, about its incident."""
+    actor = inv.actor
+    assert incident.id is not None
     if name == "status":
         return Reply(card=views.status_card(incident, items, core.playbook, core.clock()))
     if name == "decision":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -31,6 +32,8 @@ DECISION_SUBMIT = "decision.submit"
 DECLARE_SUBMIT = "declare.submit"
 NOTICE_DRAFT, NOTICE_FACTS = "notice.draft", "notice.facts"
 INTRO, ACTIONS = "intro", "actions"
+DRILL_NOTE = ("This is a drill, a practice incident: respond as you would to a real breach. Nothing is announced, "
+              "and `breachroom incidents export` gives its training record.")
 
 
 def note(text: str) -> Card:
@@ -65,6 +68,8 @@ def intro_card(incident: Incident) -> Card:
                 "leads this response. Choose one before the next breach with `/breach responder @name`."
             )
         )
+    if incident.drill:
+        parts.append(Context(DRILL_NOTE))
     parts.append(
         Context(
             "Press a step's button as the work gets done: every press is recorded with who and when. "
@@ -186,6 +191,7 @@ HELP_TEXT = """**Breachroom: run your breach response from here**
 `/breach <what happened>`: declare a breach now; opens a private war room with the checklist
 `/breach`: declare with a form (severity, data involved, clients affected…)
 `/breach declare <text>`: declare when the text starts with a command word
+`/breach drill <what happened>`: practise: a drill war room, every card marked DRILL, never announced; alone, a form
 `/breach decision <text>`: record a decision (in the war room)
 `/breach status`: progress, responder and open steps (in the war room)
 `/breach responder @name`: choose who leads when a breach happens; alone, shows who it is
@@ -196,21 +202,41 @@ HELP_TEXT = """**Breachroom: run your breach response from here**
 `/breach clock`: record when things happened and the assessments that start the legal notification clocks
 `/breach timezone <Area/City>`: the time zone deadlines are shown in
 `/breach notice`: draft the client notice (Word and Markdown) in the war room; `/breach notice facts` edits its facts
-`/breach help`: this list
-Coming soon: `drill`."""
+`/breach help`: this list"""
 
 
 def help_card() -> Card:
     return Card(fallback="Breachroom commands", parts=(Text(HELP_TEXT),))
 
 
-def declare_form(origin_channel: str, now: datetime) -> Form:
+def declare_form_value(origin_channel: str, *, drill: bool) -> str:
+    """What the declare form carries back: the channel it was opened from, and whether it declares a drill."""
+    return json.dumps({"origin": origin_channel, "drill": True}) if drill else origin_channel
+
+
+def declare_form_context(value: str) -> tuple[str | None, bool]:
+    """(origin channel, drill) from a declare form's value; a plain channel id is a real breach's form."""
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            return (str(data["origin"]) if data.get("origin") else None), data.get("drill") is True
+    return value or None, False
+
+
+def declare_form(origin_channel: str, now: datetime, *, drill: bool = False) -> Form:
+    intro = "This opens a private war room with the response checklist. Only the summary is required."
+    if drill:
+        intro = ("This opens a practice war room: a drill. Every card in it says DRILL, nothing is announced, and "
+                 "its export is a training record. Only the summary is required.")
     return Form(
-        title="Declare a breach",
-        submit="Open war room",
+        title="Declare a drill" if drill else "Declare a breach",
+        submit="Open drill room" if drill else "Open war room",
         action=DECLARE_SUBMIT,
-        value=origin_channel,
-        intro="This opens a private war room with the response checklist. Only the summary is required.",
+        value=declare_form_value(origin_channel, drill=drill),
+        intro=intro,
         fields=(
             FormField("summary", "What happened, in one line", "text", max_length=1000,
                       placeholder="e.g. Client database copied from the file server"),

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from urllib.parse import quote
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,6 +46,13 @@ def _platforms(settings: Settings, host: str, port: int) -> list[str]:
     return on
 
 
+def _console_address(settings: Settings, host: str, port: int) -> str:
+    """The address to open; with an access token, it carries the token (the page then keeps it in a cookie)."""
+    token = settings.breachroom_console_token
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/" + (f"?token={quote(token)}" if token else "")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -52,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from storage.db import Database
 
     settings = load()
-    settings.require_platforms(args.host)
+    settings.require_platforms(args.host, args.console)
     playbook = settings.playbook()
     settings.templates_dir()
     _migrate(settings)
@@ -60,12 +68,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.breachroom_public_url = f"http://{args.host}:{args.port}"
         print(f"Breachroom: BREACHROOM_PUBLIC_URL is not set: download links in Teams will start with "
               f"{settings.breachroom_public_url}, which only this machine can reach", file=sys.stderr, flush=True)
-    print(f"Breachroom: {'; '.join(_platforms(settings, args.host, args.port))}; "
-          "health at /healthz, readiness at /readyz", flush=True)
+    platforms = _platforms(settings, args.host, args.port)
+    if platforms:
+        print(f"Breachroom: {'; '.join(platforms)}; health at /healthz, readiness at /readyz", flush=True)
+    console = settings.console_on(args.console)
+    if console:
+        print(f"Breachroom console: {_console_address(settings, args.host, args.port)}", flush=True)
     web.run_app(
-        make_app(settings, playbook, Database(settings.db_url())),
+        make_app(settings, playbook, Database(settings.db_url()), console=console),
         host=args.host, port=args.port, print=None, access_log=None,
     )
+    return 0
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    """A tabletop exercise on the local console: the scenario's briefing, then its new facts on time."""
+    from aiohttp import web
+
+    from adapters.web.outbound import GENERAL
+    from bot import scenarios
+    from breachroom.server import CONSOLE, CORE, make_app
+    from storage import chat
+    from storage.db import Database
+
+    if args.speed <= 0:
+        raise ConfigError("--speed must be more than 0 (60 runs a minute of the exercise per second)")
+    try:
+        scenario = scenarios.load(args.scenario)
+    except scenarios.ScenarioError as exc:
+        raise ConfigError(f"--scenario: {exc}") from None
+    # The exercise runs on the console only, whatever chat platforms this machine is set up for.
+    settings = load().model_copy(update={"slack_bot_token": None, "slack_signing_secret": None,
+                                         "slack_app_token": None, "microsoft_app_id": None})
+    settings.require_platforms(args.host, console=True)
+    playbook = settings.playbook()
+    settings.templates_dir()
+    _migrate(settings)
+    app = make_app(settings, playbook, Database(settings.db_url()), console=True)
+
+    async def exercise(app: web.Application):  # type: ignore[no-untyped-def]
+        core = app[CORE]
+        await chat.ensure_room(core.db, GENERAL, GENERAL)
+        task = asyncio.create_task(scenarios.run(core, app[CONSOLE].chat, scenario, platform="web", lobby=GENERAL,
+                                                 speed=args.speed))
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(exercise)
+    print(f"Breachroom console: {_console_address(settings, args.host, args.port)}", flush=True)
+    print(f"Breachroom drill: {scenario.title} ({len(scenario.injects)} new facts"
+          f"{'' if args.speed == 1 else f', at {args.speed:g} times the speed'}); the briefing is in #general",
+          flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     return 0
 
 
@@ -85,7 +139,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     async def run() -> int:
         try:
             if args.action == "list":
-                for line in await record.incident_lines(db):
+                for line in await record.incident_lines(db, drills=args.drills):
                     print(line)
                 return 0
             playbook = settings.playbook()
@@ -114,12 +168,24 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot (applies database migrations first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--console", action="store_true",
+                       help="also serve the local console beside Slack or Teams (it runs alone when neither is set)")
     serve.set_defaults(run=cmd_serve)
+    drill = sub.add_parser("drill", help="run a tabletop exercise on the local console")
+    drill.add_argument("--scenario", required=True,
+                       help="lost-laptop, phishing, ransomware, or the path of your own scenario .yml")
+    drill.add_argument("--speed", type=float, default=1.0, help="60 runs a minute of the exercise per second")
+    drill.add_argument("--host", default="127.0.0.1")
+    drill.add_argument("--port", type=int, default=3000)
+    drill.set_defaults(run=cmd_drill)
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply database migrations").set_defaults(run=cmd_db_upgrade)
     incidents = sub.add_parser("incidents", help="read the incident record")
     isub = incidents.add_subparsers(dest="action", required=True)
-    isub.add_parser("list", help="one line per incident, id first").set_defaults(run=cmd_incidents)
+    listing = isub.add_parser("list", help="one line per incident, id first; drills left out")
+    listing.add_argument("--drills", action="store_true",
+                         help="also list drills (practice incidents), each with `drill` as an eighth column")
+    listing.set_defaults(run=cmd_incidents)
     export = isub.add_parser("export", help="print one incident's full record")
     export.add_argument("id", type=int)
     export.add_argument("--format", choices=("json", "md", "docx"), default="json")

@@ -95,8 +95,12 @@ async def _approved_facts(incident_id: int, templates: Path | None) -> tuple[Fac
     db = Database(load().db_url())
     try:
         async with db.reading() as session:
-            if await session.get(Incident, incident_id) is None:
+            incident = await session.get(Incident, incident_id)
+            if incident is None:
                 raise _Refused(f"no incident with id {incident_id} (see `breachroom incidents list`)")
+            if incident.drill:
+                raise _Refused(f"incident {incident_id} is a drill: its notice is an exercise, never sent to clients; "
+                               "to practise a merge, use --facts FILE")
             row = (await session.execute(
                 sa.select(NoticeDraft)
                 .where(col(NoticeDraft.incident_id) == incident_id, col(NoticeDraft.status) == "approved")

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack.app import SlackAdapter
 from adapters.teams.app import TeamsAdapter
 from adapters.teams.config import TeamsConfig
+from adapters.web.app import Console, token_guard
 from bot import clocks
 from bot.core import Core
 from bot.playbook import Playbook
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 CORE = web.AppKey("core", Core)
 SLACK = web.AppKey("slack", SlackAdapter)
 TEAMS = web.AppKey("teams", TeamsAdapter)
+CONSOLE = web.AppKey("console", Console)
 REFRESH_EVERY = 3600.0
 
 
@@ -85,10 +87,15 @@ async def tick_forever(core: Core, ports: dict[str, ChatPort], every: float) -> 
         await asyncio.sleep(every)
 
 
-def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Application:
-    """The whole server; `settings` must already have passed `require_platforms()` (or `require_slack()`)."""
+def make_app(settings: Settings, playbook: Playbook, db: Database, *, console: bool = False) -> web.Application:
+    """The whole server; `settings` must already have passed `require_platforms()` (or `require_slack()`).
+
+    The local console is served when `console` is asked for, or when no chat platform is configured.
+    """
     core = Core(db=db, playbook=playbook, templates_dir=settings.templates_dir())
-    app = web.Application()
+    web_console = Console(core) if settings.console_on(console) else None
+    token = settings.breachroom_console_token if web_console else None
+    app = web.Application(middlewares=[token_guard(token)] if token else [])
     app[CORE] = core
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -112,6 +119,10 @@ def make_app(settings: Settings, playbook: Playbook, db: Database) -> web.Applic
         ports["teams"] = teams.chat
     if settings.slack_on:
         ports["slack"] = _serve_slack(app, core, settings)
+    if web_console is not None:
+        app[CONSOLE] = web_console
+        web_console.mount(app)
+        ports["web"] = web_console.chat
 
     async def ticker_ctx(_: web.Application):  # type: ignore[no-untyped-def]
         task = asyncio.create_task(tick_forever(core, ports, settings.breachroom_tick_seconds))

@@ -48,10 +48,13 @@ class Settings(BaseSettings):
     teams_manifest_id: str | None = None
     # The address people reach this server at; download links (notice drafts, exports on Teams) start with it.
     breachroom_public_url: str | None = None
+    # Required to serve the local console on anything but loopback; then every console request needs it.
+    breachroom_console_token: str | None = None
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "breachroom_playbook",
                      "breachroom_templates", "microsoft_app_password", "microsoft_app_tenant_id", "teams_team_id",
-                     "teams_catalog_app_id", "teams_manifest_id", "breachroom_public_url", mode="before")
+                     "teams_catalog_app_id", "teams_manifest_id", "breachroom_public_url",
+                     "breachroom_console_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -151,12 +154,16 @@ class Settings(BaseSettings):
         """An empty app id: the Bot Framework Emulator's local mode, with authentication off."""
         return self.microsoft_app_id == ""
 
-    def require_platforms(self, host: str) -> None:
-        """`serve` needs at least one platform, and each one it serves fully configured."""
-        if not self.slack_on and not self.teams_on:
+    def console_on(self, asked: bool = False) -> bool:
+        """The local console runs when no chat platform is configured, or beside them when asked (--console)."""
+        return asked or not (self.slack_on or self.teams_on)
+
+    def require_platforms(self, host: str, console: bool = False) -> None:
+        """Each platform `serve` serves must be fully configured; the console must not be open to the network."""
+        if self.console_on(console) and not is_loopback(host) and not self.breachroom_console_token:
             raise ConfigError(
-                "no chat platform is configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET for Slack, "
-                "or MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID for Teams"
+                f"BREACHROOM_CONSOLE_TOKEN is not set: the local console would be open to anyone who can reach "
+                f"{host}; set a long random token (every visit then needs it), or serve on --host 127.0.0.1"
             )
         if self.slack_on:
             self.require_slack()

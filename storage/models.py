@@ -52,7 +52,7 @@ class Workspace(SQLModel, table=True):
 
 
 class Incident(SQLModel, table=True):
-    """One declared breach and its war room."""
+    """One declared breach (or drill) and its war room."""
 
     __table_args__ = (
         sa.UniqueConstraint("platform", "delivery_key"),
@@ -87,6 +87,8 @@ class Incident(SQLModel, table=True):
     closed_by: str | None = None
     # Notice facts typed in the war room (the keys of the facts file, without `company`).
     notice_facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # A practice incident: rows from before drills existed are real incidents.
+    drill: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class ChecklistItem(SQLModel, table=True):
@@ -257,3 +259,32 @@ class Secret(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class ChatRoom(SQLModel, table=True):
+    """A room of the chat Breachroom hosts itself (the local console): general, and each war room."""
+
+    __tablename__ = "chat_room"
+
+    id: str = Field(primary_key=True)
+    name: str
+    topic: str = Field(default="", sa_type=sa.Text)
+    private: bool = False
+    members: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ChatMessage(SQLModel, table=True):
+    """One message in a hosted room, as rendered; `audience` set means only that person sees it."""
+
+    __tablename__ = "chat_message"
+    __table_args__ = (sa.Index("ix_chat_message_room", "room_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str
+    author: str | None = None
+    audience: str | None = None
+    html: str = Field(sa_type=sa.Text)
+    pinned: bool = False
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)

@@ -75,3 +75,11 @@ async def incident_of_room(db: Database, platform: str, room_id: str) -> int | N
         row = (await session.execute(select(Incident.id).where(
             Incident.platform == platform, Incident.channel_id == room_id).order_by(col(Incident.id).desc()))).first()
     return row[0] if row else None
+
+
+async def everyone(db: Database, platform: str) -> dict[str, str]:
+    """Every named person of a platform, by id (the console's local users)."""
+    async with db.reading() as session:
+        rows = await session.execute(select(Person.user_id, Person.name).where(
+            Person.platform == platform, col(Person.name).is_not(None)).order_by(col(Person.name)))
+    return {user_id: name for user_id, name in rows if name}

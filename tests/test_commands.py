@@ -67,14 +67,6 @@ async def test_war_room_commands_typed_elsewhere_are_explained(bot: Bot) -> None
     assert await incidents(bot) == 0
 
 
-async def test_features_of_later_versions_say_so_privately(bot: Bot) -> None:
-    for word in ("drill",):
-        _, ack = await bot.command(f"{word} now")
-        assert ack["response_type"] == "ephemeral"
-        assert f"`/breach {word}` is coming" in said(ack)
-    assert await incidents(bot) == 0
-
-
 async def test_a_mistyped_command_word_asks_instead_of_declaring(bot: Bot) -> None:
     _, ack = await bot.command("stauts")
     assert "Did you mean `/breach status`?" in said(ack)

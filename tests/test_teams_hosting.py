@@ -278,7 +278,7 @@ def test_serve_refuses_an_empty_app_id_on_a_public_bind(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("settings", "missing"), [
-    ({}, "SLACK_BOT_TOKEN"),
+    ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
     ({"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_TENANT_ID": TENANT}, "MICROSOFT_APP_PASSWORD"),
     ({"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_PASSWORD": "s"}, "MICROSOFT_APP_TENANT_ID"),
     ({"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_PASSWORD": "s", "MICROSOFT_APP_TYPE": "Tenantless"},

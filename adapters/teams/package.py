@@ -46,18 +46,19 @@ COMMANDS = {
     "backup": "backup @name: the backup responder; alone, shows who it is",
     "announce": "announce <channel>: also post summaries there, without client details; off stops it",
     "timezone": "timezone <Area/City>: the time zone deadlines are shown in",
+    "drill": "drill <what happened>: a practice breach; every card says DRILL and nothing is announced",
 }
-# Twelve commands, ten places: each scope leaves out the two least used there. Every command works in
+# Thirteen commands, ten places: each scope leaves out the three least used there. Every command works in
 # every scope all the same; `help` lists them all.
 SCOPE_COMMANDS = {
     # The war room: its work, and declaring (a second breach while one is open is a real case).
     "groupChat": ("breach", "decision", "status", "notice", "clock", "close", "reopen", "responder", "backup",
                   "help"),
-    # Channels: where a breach is declared and, as an option, where the war room is.
-    "team": ("breach", "decision", "status", "notice", "clock", "close", "responder", "backup", "announce", "help"),
-    # The 1:1 chat: settings, and the war room of someone working alone.
-    "personal": ("breach", "responder", "backup", "timezone", "announce", "status", "decision", "notice",
-                 "close", "help"),
+    # Channels: where a breach (or a drill) is declared and, as an option, where the war room is.
+    "team": ("breach", "drill", "decision", "status", "notice", "close", "responder", "backup", "announce", "help"),
+    # The 1:1 chat: settings, rehearsing, and the war room of someone working alone.
+    "personal": ("breach", "drill", "responder", "backup", "timezone", "announce", "status", "decision", "notice",
+                 "help"),
 }
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

@@ -30,6 +30,9 @@ from bot.notices.word import markdown_to_docx
 
 PACKAGE_TEMPLATES = Path(__file__).with_name("templates")
 LETTER = "notice.md.j2"
+# The first line of a drill's notice, so that no copy of it can pass for a real letter.
+EXERCISE = ("**EXERCISE, NOT A REAL NOTICE.** This letter was drafted during a breach drill, a practice incident. "
+            "Do not send it to anyone.")
 _PLACEHOLDER = re.compile(r"(?<!\\)\[TO CONFIRM: ([^\]]*)\]")
 
 
@@ -224,6 +227,11 @@ def _tidy(text: str) -> str:
 def render_docx(facts: Facts, *, notice_date: date, templates_dir: Path | str | None = None) -> bytes:
     """The same notice as a Word document (.docx bytes), converted from the Markdown draft."""
     return markdown_to_docx(render_markdown(facts, notice_date=notice_date, templates_dir=templates_dir))
+
+
+def as_exercise(markdown: str) -> str:
+    """A drill's notice: the same letter, with a first line saying it is an exercise (the .docx follows it)."""
+    return markdown if markdown.startswith(EXERCISE) else f"{EXERCISE}\n\n{markdown}"
 
 
 def placeholders(markdown: str) -> list[str]:

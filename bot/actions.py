@@ -36,7 +36,7 @@ async def _close(core: Core, actor: Actor, value: str, room: str | None) -> Repl
 
 
 async def _decision_form(core: Core, actor: Actor, value: str, room: str | None) -> Reply:
-    return decisions.open_decision_form(value)
+    return await decisions.open_decision_form(core, actor, value)
 
 
 async def _changes_form(core: Core, actor: Actor, value: str, room: str | None) -> Reply:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
-from bot import drills, views
+import sqlalchemy as sa
+from sqlmodel import col
+
+from bot import access, drills, views
 from bot.cards import mention
 from bot.core import Core, Reply
 from bot.domain import DONE, OPEN, Actor, when
 from bot.ports import Audience, ChatError, ChatPort
 from storage import queries
+from storage.models import Incident, PostedMessage
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,14 @@ async def press(core: Core, actor: Actor, value: str, *, channel_id: str | None 
     if parsed is None:
         return Reply(card=views.note("That button is out of date. Use the pinned checklist in the war room."))
     incident_id, key, target = parsed
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+        item = await queries.item(session, incident_id, key)
+    if incident is not None and item is not None and incident.team_id == actor.team_id \
+            and not await access.in_room(core, actor, incident):
+        verb = "done" if target == DONE else "not done"
+        return await access.refuse(core, actor, f"mark “{item.label}” {verb}: not in the war room",
+                                   access.not_in_room(incident, "mark checklist steps"), incident=incident)
     now = core.clock()
     async with core.db.transaction() as session:
         incident = await queries.incident(session, incident_id)
@@ -81,4 +94,31 @@ async def refresh_checklist(core: Core, incident_id: int, port: ChatPort, *, sec
                     message.channel_id, message.message_id, [cards[k] for k in message.card_keys if k in cards]
                 )
             except ChatError as exc:
-                log.warning("incident %s: checklist update failed (%s)", incident_id, exc.code)
+                # The change is recorded; the message catches up when the platform answers again.
+                log.warning("incident %s: checklist update failed (%s); it will be retried", incident_id, exc.code)
+                await _mark_stale(core, message.id, True)
+                continue
+            if message.stale:
+                await _mark_stale(core, message.id, False)
+
+
+async def _mark_stale(core: Core, message_id: int | None, stale: bool) -> None:
+    async with core.db.transaction() as session:
+        await session.execute(sa.update(PostedMessage).where(col(PostedMessage.id) == message_id)
+                              .values(stale=stale))
+
+
+async def catch_up(core: Core, ports: Mapping[str, ChatPort]) -> int:
+    """Render again every checklist message whose last update failed (a platform outage, rate limits)."""
+    async with core.db.reading() as session:
+        rows = (await session.execute(
+            sa.select(PostedMessage, Incident.platform)
+            .join(Incident, col(Incident.id) == col(PostedMessage.incident_id))
+            .where(col(PostedMessage.stale).is_(True)))).all()
+    done = 0
+    for message, platform in rows:
+        port = ports.get(platform)
+        if port is not None:
+            await refresh_checklist(core, message.incident_id, port, sections=set(message.card_keys))
+            done += 1
+    return done

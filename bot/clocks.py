@@ -105,7 +105,9 @@ async def refresh(core: Core, incident_id: int, port: ChatPort) -> None:
     try:
         result = await compute(core, incident, now)
     except FactsError as exc:
-        log.warning("incident %s: clocks cannot be computed (%s)", incident_id, exc)
+        # Only the fact's key: the message may quote the value typed (`(got '…')`).
+        log.warning("incident %s: clocks cannot be computed (the notice fact %s is not valid)", incident_id,
+                    str(exc).partition(":")[0])
         return
     for o in result.obligations:
         times = _reminder_times(o) if o.status in ("open", "overdue") else []

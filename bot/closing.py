@@ -8,14 +8,14 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import chart, drills, record, summary, views
-from bot.cards import Button, Buttons, Card, Context, Header, Text, mention, room
+from bot import access, chart, drills, record, summary, views
+from bot.cards import Button, Buttons, Card, Header, Text, mention, room
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
-from bot.declare import topic
 from bot.domain import DONE, Actor
 from bot.grammar import channel
 from bot.ports import Attachment, ChatError, ChatPort
+from bot.war_room import topic
 from bot.workspace import settings_for_update
 from storage import queries
 from storage.models import Incident
@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 INCIDENT_CLOSE = "incident.close"
 
 
-def _leads(incident: Incident) -> set[str]:
-    return {u for u in (incident.responder_id, incident.backup_id) if u}
-
-
 async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
-    """`/breach close`: a private confirmation, or the open containment steps that stand in the way."""
+    """`/breach close`: a private confirmation, or the open containment steps that stand in the way. Only the
+    incident's responder or backup, or an admin, may close it (bot/access.py)."""
+    if not await access.is_lead(core, actor, incident):
+        return await access.refuse(core, actor, "close the incident: not its responder, backup or an admin",
+                                   access.not_a_lead(incident, "close it"), incident=incident)
     if incident.status == "closed":
         return drills.scoped(incident, Reply(card=views.note(
             f"Incident {incident.id} is already closed. `/breach reopen` continues it.")))
@@ -50,11 +50,7 @@ async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
     if open_steps:
         parts.append(Text(f"**{title} is not finished ({len(open_steps)} open):**\n"
                           + "\n".join(f"• {label}" for label in open_steps)))
-        if actor.user_id in _leads(incident):
-            parts.append(Buttons((Button("Close anyway", INCIDENT_CLOSE, f"{incident.id}:force", "danger"),)))
-        else:
-            leads = " or ".join(mention(u) for u in sorted(_leads(incident)))
-            parts.append(Context(f"Only {leads} can close while {title} steps are open."))
+        parts.append(Buttons((Button("Close anyway", INCIDENT_CLOSE, f"{incident.id}:force", "danger"),)))
     else:
         parts.append(Buttons((Button("Close incident", INCIDENT_CLOSE, f"{incident.id}:normal", "primary"),)))
     return drills.scoped(incident, Reply(card=Card(fallback=f"Close incident {incident.id}?", parts=tuple(parts))))
@@ -65,18 +61,25 @@ async def confirm_close(core: Core, actor: Actor, value: str) -> Reply:
     incident_id, _, mode = value.partition(":")
     if not incident_id.isdigit() or mode not in ("normal", "force"):
         return Reply(card=views.note("That button is out of date. Type `/breach close` again."))
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, int(incident_id))
+    if incident is None or incident.team_id != actor.team_id:
+        return Reply(card=views.note("I can't find that incident any more."))
+    if not await access.is_lead(core, actor, incident):
+        return await access.refuse(core, actor, "close the incident: not its responder, backup or an admin",
+                                   access.not_a_lead(incident, "close it"), incident=incident)
     now = core.clock()
     section = summary.containment_section(core.playbook)
     async with core.db.transaction() as session:
         incident = await queries.incident(session, int(incident_id))
-        if incident is None or incident.team_id != actor.team_id:
+        if incident is None:
             return Reply(card=views.note("I can't find that incident any more."))
         items = await queries.items(session, incident.id or 0)
         open_steps = [i for i in items if i.section == section and i.state != DONE]
-        if open_steps and (mode != "force" or actor.user_id not in _leads(incident)):
+        if open_steps and mode != "force":
             return drills.scoped(incident, Reply(card=views.note(
-                f"Not closed: {len(open_steps)} containment steps are still open, and only the responder or "
-                "the backup can close anyway. Type `/breach close` to see them.")))
+                f"Not closed: {len(open_steps)} containment steps are still open. Type `/breach close` to see "
+                "them, and close anyway if you must.")))
         result = await session.execute(
             sa.update(Incident).where(col(Incident.id) == incident.id, col(Incident.status) == "open")
             .values(status="closed", closed_at=now, closed_by=actor.user_id))
@@ -128,6 +131,10 @@ async def post_summary(core: Core, incident_id: int, port: ChatPort) -> None:
 
 
 async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
+    """`/breach reopen`: the incident's responder or backup, or an admin, continues the same record."""
+    if not await access.is_lead(core, actor, incident):
+        return await access.refuse(core, actor, "reopen the incident: not its responder, backup or an admin",
+                                   access.not_a_lead(incident, "reopen it"), incident=incident)
     now = core.clock()
     async with core.db.transaction() as session:
         result = await session.execute(

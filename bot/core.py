@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.cards import Card, Form
@@ -29,6 +29,16 @@ class Core:
     templates_dir: Path | None = None
     # Read-then-update of one posted message must not interleave, or an older render could land last.
     message_locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    # How long one attempt at building a war room holds it (renewed at each step) before a sweep may take
+    # over, and how long after a failed attempt the next one starts.
+    build_lease: timedelta = timedelta(seconds=60)
+    build_retry: timedelta = timedelta(seconds=30)
+    # Platform user ids of admins (BREACHROOM_ADMINS): the only admins on Teams and the console (bot/access.py).
+    admins: frozenset[str] = frozenset()
+    # Each platform's port by the platform's name, for the facts bot/access.py asks before a use case answers
+    # (who is in a room, who is an admin). Filled by the server as it starts each adapter; a platform without
+    # one here cannot say, and bot/access.py treats it so.
+    ports: dict[str, ChatPort] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,9 @@ class Invocation:
     text: str
     delivery_key: str | None = None
     reply_handle: str | None = None
+    # User groups mentioned in `text` (Slack's `@team`), which the text shows as plain words: (those words, the
+    # group's id). Only `/breach declarers` reads them.
+    groups: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from bot import drills, views
+from bot import access, drills, views
 from bot.cards import FormErrors
 from bot.core import Core, Reply
 from bot.domain import Actor
@@ -33,6 +33,12 @@ async def record_decision(
     """Keep the decision (a repeated delivery is recognised and kept once) and post it in the room."""
     text = text.strip()
     rationale = (rationale or "").strip() or None
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+    if incident is not None and incident.team_id == actor.team_id and not await access.in_room(core, actor, incident):
+        # What was typed is not kept: the record says what was refused, not what an outsider wrote.
+        return await access.refuse(core, actor, "record a decision: not in the war room",
+                                   access.not_in_room(incident, "record decisions"), incident=incident)
     now = core.clock()
     async with core.db.transaction() as session:
         await core.db.lock_key(session, f"decision:{incident_id}")
@@ -81,7 +87,13 @@ async def submit_decision_form(
     )
 
 
-def open_decision_form(value: str) -> Reply:
+async def open_decision_form(core: Core, actor: Actor, value: str) -> Reply:
+    """The **Record decision** form, for the people in the war room (others are told so before typing)."""
     if not value.isdigit():
         return Reply(card=views.note("That button is out of date. Use the pinned checklist in the war room."))
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, int(value))
+    if incident is not None and incident.team_id == actor.team_id and not await access.in_room(core, actor, incident):
+        return await access.refuse(core, actor, "open the decision form: not in the war room",
+                                   access.not_in_room(incident, "record decisions"), incident=incident)
     return Reply(form=views.decision_form(int(value)))

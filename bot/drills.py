@@ -45,6 +45,12 @@ class DrillRoom:
                                 near: str | None = None) -> RoomRef:
         return await self.port.open_private_room(name, title=title, members=members, near=near)
 
+    async def find_room(self, name: str) -> RoomRef | None:
+        return await self.port.find_room(name)
+
+    async def find_message(self, room_id: str, text: str) -> str | None:
+        return await self.port.find_message(room_id, drill_text(text))
+
     async def invite(self, room_id: str, user_ids: list[str]) -> None:
         await self.port.invite(room_id, user_ids)
 
@@ -67,6 +73,15 @@ class DrillRoom:
         marked = [Attachment(f.filename if f.filename.startswith("drill-") else f"drill-{f.filename}", f.content,
                              drill_text(f.title)) for f in files]
         return await self.port.share_files(room_id, marked, drill_text(comment))
+
+    async def room_members(self, room_id: str) -> set[str] | None:
+        return await self.port.room_members(room_id)
+
+    async def is_admin(self, user_id: str) -> bool:
+        return await self.port.is_admin(user_id)
+
+    async def group_members(self, group_id: str) -> set[str] | None:
+        return await self.port.group_members(group_id)
 
 
 def port_for(incident: Incident, port: ChatPort) -> ChatPort:

@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "clock",
     "timezone",
     "drill",
+    "declarers",
 )
 # Sub-commands that only answer that they are coming in a later version (none at present).
 COMING_LATER: frozenset[str] = frozenset()

@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import drills, incident_facts, notice_facts, views
+from bot import access, drills, incident_facts, notice_facts, views
 from bot.cards import Button, Buttons, Card, Context, Form, FormErrors, FormField, Header, Text, mention
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
@@ -52,7 +52,8 @@ async def _draft(core: Core, actor: Actor, incident: Incident) -> Reply:
     except FactsError as exc:
         return Reply(card=views.note(f"The notice facts need fixing first: {exc}. Press **Notice facts**."))
     except NoticeTemplateError as exc:
-        log.error("notice template error: %s", exc)
+        # Only where (file, line): what a template raised may quote the facts; the war room shows the whole message.
+        log.error("incident %s: notice template error at %s", incident_id, str(exc).partition(": ")[0])
         return Reply(card=views.note(f"The notice template cannot be used ({exc}). Ask whoever set "
                                      "BREACHROOM_TEMPLATES to fix it; the facts are kept."))
     missing = placeholders(markdown)
@@ -110,7 +111,8 @@ def draft_card(incident: Incident, row: NoticeDraft) -> Card:
         Button("Notice facts", views.NOTICE_FACTS, str(incident.id)),
     )))
     leads = " or ".join(mention(u) for u in (incident.responder_id, incident.backup_id) if u)
-    parts.append(Context(f"Only {leads} can approve. Every version is kept; a new draft never replaces one."))
+    parts.append(Context(f"Only {leads} (or a workspace admin) can approve. Every version is kept; a new draft "
+                         "never replaces one."))
     return Card(fallback=f"Client notice v{row.version}", parts=tuple(parts), key="notice")
 
 
@@ -118,6 +120,15 @@ async def approve(core: Core, actor: Actor, value: str) -> Reply:
     """Only the responder or the backup; only the latest version; never with facts still to confirm."""
     if not value.isdigit():
         return Reply(card=views.note("That button is out of date."))
+    async with core.db.reading() as session:
+        row = await session.get(NoticeDraft, int(value))
+        incident = await queries.incident(session, row.incident_id) if row else None
+    if row is not None and incident is not None and incident.team_id == actor.team_id \
+            and not await access.is_lead(core, actor, incident):
+        return await access.refuse(
+            core, actor, f"approve client notice v{row.version}: not the responder, backup or an admin",
+            access.not_a_lead(incident, "approve the client notice") + " Ask them to read it and press Approve.",
+            incident=incident)
     incident, reply = await _approve(core, actor, int(value))
     return drills.scoped(incident, reply)
 
@@ -130,11 +141,6 @@ async def _approve(core: Core, actor: Actor, draft_id: int) -> tuple[Incident | 
         incident = await queries.incident(session, row.incident_id) if row else None
         if row is None or incident is None or incident.team_id != actor.team_id:
             return None, Reply(card=views.note("I can't find that draft any more."))
-        leads = [u for u in (incident.responder_id, incident.backup_id) if u]
-        if actor.user_id not in leads:
-            return incident, Reply(card=views.note(
-                f"Only {' or '.join(mention(u) for u in leads)} can approve the client notice. "
-                "Ask them to read it and press Approve."))
         latest = (await session.execute(sa.select(sa.func.max(NoticeDraft.version))
                                         .where(NoticeDraft.incident_id == incident.id))).scalar()
         if row.version != latest:

@@ -61,6 +61,14 @@ class ChatPort(Protocol):
         through the same service, use them; others invite afterwards.
         """
 
+    async def find_room(self, name: str) -> RoomRef | None:
+        """The private room this bot created under `name`, if it exists (to adopt a room whose creation was
+        sent just before a crash, rather than create a second one); None where the platform cannot say."""
+
+    async def find_message(self, room_id: str, text: str) -> str | None:
+        """The id of this bot's latest message in the room whose notification text is `text`, if any (to
+        recognise a post whose answer never arrived); None where the platform cannot say."""
+
     async def invite(self, room_id: str, user_ids: list[str]) -> None: ...
 
     async def set_topic(self, room_id: str, text: str) -> None: ...
@@ -77,3 +85,19 @@ class ChatPort(Protocol):
 
     async def share_files(self, room_id: str, files: list[Attachment], comment: str) -> list[str]:
         """Upload files into a room with one comment; returns the platform's file ids."""
+
+    # Facts for bot/access.py: who may do what is decided there, from what the platform reports here.
+
+    async def room_members(self, room_id: str) -> set[str] | None:
+        """The people in a room now, as the platform reports them (people added through the platform's own
+        interface count; a short cache is allowed), as the user ids actors carry; None when the platform cannot
+        say (a failed call, a missing permission): bot/access.py then lets the person act, and logs it once."""
+
+    async def is_admin(self, user_id: str) -> bool:
+        """Whether the platform itself makes this person an administrator of the workspace (Slack: an admin or
+        an owner). False where the platform has no such notion for a bot, or cannot say: BREACHROOM_ADMINS
+        names admins there (bot/access.py reads it, not the adapters)."""
+
+    async def group_members(self, group_id: str) -> set[str] | None:
+        """The people in a user group named with `/breach declarers @group` (Slack's user groups); None when
+        the platform has no groups or cannot say."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import clocks, notice_drafts, summary
+from bot import access, clocks, notice_drafts, summary
 from bot.core import Core
 from bot.deadlines.export import result_data
 from bot.domain import DATA_KINDS, SEVERITIES, age
@@ -73,7 +73,7 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
     incident, decisions = recap.incident, recap.decisions
     async with db.reading() as session:
         items = await queries.items(session, incident_id)
-        entries = await queries.timeline(session, incident_id)
+        entries, head = await queries.timeline_and_head(session, incident_id)
     drafts = await notice_drafts.versions(db, incident_id)
     try:
         deadlines = result_data(await clocks.compute(Core(db=db, playbook=playbook), incident, utcnow()))
@@ -111,6 +111,9 @@ async def incident_record(db: Database, incident_id: int, playbook: Playbook) ->
         "timeline": [
             {"at": iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail} for e in entries
         ],
+        # The hash of the newest entry of the timeline's SHA-256 chain (storage/audit.py): a copy of it kept
+        # outside the database shows whether the timeline was changed since.
+        "timeline_head_hash": head,
         "notices": [
             {"version": d.version, "status": d.status, "drafted_by": d.created_by, "drafted_at": iso(d.created_at),
              "decided_by": d.decided_by, "decided_at": iso(d.decided_at), "note": d.decision_note,
@@ -161,8 +164,8 @@ def training(incident: Incident, entries: Sequence[TimelineEntry]) -> dict[str, 
     steps: list[dict[str, Any]] = []
     previous = start
     for entry in entries:
-        if entry.actor == BOT:
-            continue
+        if entry.actor == BOT or entry.action == access.REFUSED:
+            continue  # a refused press or decision is in the timeline, but it is no part taken in the drill
         role, step = PART_TAKEN.get(entry.action, (entry.action, entry.action))
         person = people.setdefault(entry.actor, {"who": entry.actor, "took_part_as": [], "actions": 0,
                                                  "first_at": iso(entry.at), "last_at": iso(entry.at)})
@@ -249,7 +252,11 @@ def to_markdown(record: dict[str, Any]) -> str:
     lines += [f"- {line}" for line in post["notification_deadlines"]] or ["- None known."]
     lines += ["", "Client notice versions:", ""]
     lines += [f"- {line}" for line in post["notice_versions"]] or ["- None drafted."]
-    lines += ["", "## Timeline", "", "| At (UTC) | Who | What | Detail |", "|---|---|---|---|"]
+    lines += ["", "## Timeline", ""]
+    if record.get("timeline_head_hash"):
+        lines += [f"Head hash of the timeline's SHA-256 chain (`breachroom audit verify {record['id']}` checks it): "
+                  f"{record['timeline_head_hash']}", ""]
+    lines += ["| At (UTC) | Who | What | Detail |", "|---|---|---|---|"]
     lines += [f"| {e['at']} | {e['actor']} | {e['action']} | {_cell(e['detail'])} |" for e in record["timeline"]]
     return "\n".join(lines) + "\n"
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from bot import clock_facts, closing, drills, notice_drafts, notice_facts, views
+from bot import clock_facts, closing, drills, incident_roles, notice_drafts, notice_facts, views
 from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
+from bot.declare import refusal as declare_refusal
 from bot.grammar import COMING_LATER, SUBCOMMANDS, parse
-from bot.workspace import show_or_set, show_or_set_timezone
+from bot.workspace import show_or_set, show_or_set_declarers, show_or_set_timezone
 from storage import queries
 from storage.models import ChecklistItem, Incident
 
@@ -40,11 +41,22 @@ async def handle(core: Core, inv: Invocation) -> Reply:
         return Reply(card=views.note(f"`/breach {name}` is coming in a later version of Breachroom. "
                                      "Type `/breach help` for what works today."))
     if name in ("responder", "backup"):
+        # Inside a war room: that incident's; anywhere else: the workspace's, for the next breach.
+        incident, _ = await _room_incident(core, inv)
+        if incident is not None:
+            return await incident_roles.show_or_change(core, actor, incident, name, arg)
         return await show_or_set(core, actor, name, arg)
+    if name == "declarers":
+        return await show_or_set_declarers(core, actor, arg, dict(inv.groups))
     if name == "timezone":
         return await show_or_set_timezone(core, actor, arg)
     if name == "announce":
         return await closing.announce(core, actor, arg)
+    if name in ("drill", "declare") and not arg:
+        # Told before filling in the form, rather than after.
+        refused = await declare_refusal(core, actor, drill=name == "drill")
+        if refused is not None:
+            return refused
     if name == "drill":
         if not arg:
             return Reply(form=views.declare_form(inv.channel_id, core.clock(), drill=True))
@@ -65,12 +77,19 @@ async def handle(core: Core, inv: Invocation) -> Reply:
             core, actor, arg, origin_channel=inv.channel_id,
             reply_handle=inv.reply_handle, delivery_key=inv.delivery_key,
         )
-    async with core.db.reading() as session:
-        incident = await queries.incident_in_room(session, actor.platform, actor.team_id, inv.channel_id)
-        items = await queries.items(session, incident.id) if incident and incident.id else []
+    incident, items = await _room_incident(core, inv)
     if incident is None or incident.id is None:
         return Reply(card=views.note(IN_ROOM_ONLY.format(name=name)))
     return drills.scoped(incident, await _in_room(core, inv, name, arg, incident, items))
+
+
+async def _room_incident(core: Core, inv: Invocation) -> tuple[Incident | None, Sequence[ChecklistItem]]:
+    """The incident whose war room the command was typed in (None elsewhere), and its checklist."""
+    actor = inv.actor
+    async with core.db.reading() as session:
+        incident = await queries.incident_in_room(session, actor.platform, actor.team_id, inv.channel_id)
+        items = await queries.items(session, incident.id) if incident and incident.id else []
+    return (incident, items) if incident is not None and incident.id is not None else (None, [])
 
 
 async def _in_room(

@@ -61,7 +61,7 @@ def intro_card(incident: Incident) -> Card:
         fields.append(("Suspected compromised account", mention(incident.compromised_account)))
     parts: list = [Header(f"Breach war room: incident {incident.id}"), Text(f"**{incident.summary}**")]
     parts.append(Fields(tuple(fields)))
-    if not incident.responder_is_designated:
+    if not incident.responder_is_designated and incident.responder_id == incident.declared_by:
         parts.append(
             Context(
                 f"No designated responder was set for this workspace, so {mention(incident.declared_by)} "
@@ -194,8 +194,9 @@ HELP_TEXT = """**Breachroom: run your breach response from here**
 `/breach drill <what happened>`: practise: a drill war room, every card marked DRILL, never announced; alone, a form
 `/breach decision <text>`: record a decision (in the war room)
 `/breach status`: progress, responder and open steps (in the war room)
-`/breach responder @name`: choose who leads when a breach happens; alone, shows who it is
-`/breach backup @name`: choose a backup responder; alone, shows who it is
+`/breach responder @name`: choose who leads when a breach happens; alone, shows who it is (in a war room: its own)
+`/breach backup @name`: choose a backup responder; alone, shows who it is (in a war room: that incident's)
+`/breach declarers @name @group`: only they (and the responder, backup and admins) may declare; `everyone` resets
 `/breach close`: close the incident and post the post-incident summary (in the war room)
 `/breach reopen`: reopen a closed incident; its record continues (in the war room)
 `/breach announce #channel`: also post summaries, without client details, in that channel (`off` stops it)

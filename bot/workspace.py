@@ -1,12 +1,13 @@
-"""Setup done before any breach: who leads (the responder) and who stands in (the backup)."""
+"""Setup done before any breach: who leads (the responder), who stands in (the backup), who may declare."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import views
+from bot import access, views
 from bot.cards import mention
 from bot.core import Core, Reply
 from bot.domain import Actor
@@ -50,17 +51,31 @@ async def show_or_set(core: Core, actor: Actor, role: str, arg: str) -> Reply:
                 "someone from the list that appears."
             )
         )
+    # Anyone may choose while neither is set (the first setup); afterwards the current responder or backup, or
+    # an admin (bot/access.py). The admin fact is asked before the transaction (it may call the platform).
+    async with core.db.reading() as session:
+        leads = access.workspace_leads(await queries.workspace(session, actor.platform, actor.team_id))
+    admin = bool(leads) and actor.user_id not in leads and await access.is_admin(core, actor)
     now = core.clock()
     async with core.db.transaction() as session:
         settings = await settings_for_update(core, session, actor)
-        previous = getattr(settings, f"{role}_id")
-        setattr(settings, f"{role}_id", user_id)
-        settings.updated_at = now
-        if previous != user_id:
-            queries.record(
-                session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
-                action=f"workspace.{role}", detail=f"{previous or 'none'} -> {user_id}", at=now,
-            )
+        leads = access.workspace_leads(settings)
+        named = (settings.responder_id, settings.backup_id)
+        allowed = not leads or actor.user_id in leads or admin
+        if allowed:
+            previous = getattr(settings, f"{role}_id")
+            setattr(settings, f"{role}_id", user_id)
+            settings.updated_at = now
+            if previous != user_id:
+                queries.record(
+                    session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                    action=f"workspace.{role}", detail=f"{previous or 'none'} -> {user_id}", at=now,
+                )
+    if not allowed:
+        return await access.refuse(
+            core, actor, f"change the workspace's {title} to {user_id}: not its responder, backup or an admin",
+            f"Only {access.names(named)} (the workspace's responder and backup) or {access.ADMIN} can "
+            f"change the {title}. Ask them to do it.")
     return Reply(
         card=views.note(
             f"{mention(user_id)} is now the {title}. When someone declares a breach with `/breach`, "
@@ -92,3 +107,60 @@ async def show_or_set_timezone(core: Core, actor: Actor, arg: str) -> Reply:
                        action="workspace.timezone", detail=f"{previous} -> {name}", at=now)
     return Reply(card=views.note(f"Deadlines will be shown in {name} ({now.astimezone(ZoneInfo(name)):%z})."),
 )
+
+
+DECLARERS_HOW = ("`/breach declarers @name @name @group` chooses who may declare a breach; "
+                 "`/breach declarers everyone` lets anyone in the workspace declare again.")
+
+
+async def show_or_set_declarers(core: Core, actor: Actor, arg: str, groups: Mapping[str, str]) -> Reply:
+    """`/breach declarers` alone shows who may declare; with people and user groups it lets only them (and the
+    responder, the backup and admins); `everyone` lifts the limit. Only the workspace's responder or backup, or
+    an admin, may change it. `groups` maps a user group as it reads in `arg` (`@team`) to its id."""
+    async with core.db.reading() as session:
+        settings = await queries.workspace(session, actor.platform, actor.team_id)
+    if not arg:
+        if settings is None or not settings.declarers:
+            return Reply(card=views.note(f"Anyone in the workspace can declare a breach. {DECLARERS_HOW}"))
+        return Reply(card=views.note(
+            f"Only {access.declarers_text(settings)} can declare a breach, and the responder, the backup and "
+            f"admins always can. {DECLARERS_HOW}"))
+    entries: list[dict[str, str]] = []
+    if arg.strip().lower() != "everyone":
+        for word in arg.replace(",", " ").split():
+            user_id = person(word)
+            if user_id is not None:
+                entry = {"user": user_id}
+            elif word in groups:
+                entry = {"group": groups[word], "name": word}
+            else:
+                return Reply(card=views.note(
+                    f"I couldn't find a person or a user group in “{word[:100]}”. Type `/breach declarers @` and "
+                    "pick people (and user groups) from the list that appears, or `/breach declarers everyone`."))
+            if entry not in entries:
+                entries.append(entry)
+    leads = access.workspace_leads(settings)
+    admin = actor.user_id not in leads and await access.is_admin(core, actor)
+    now = core.clock()
+    async with core.db.transaction() as session:
+        settings = await settings_for_update(core, session, actor)
+        leads = access.workspace_leads(settings)
+        named = (settings.responder_id, settings.backup_id)
+        allowed = actor.user_id in leads or admin
+        if allowed:
+            previous = access.declarers_text(settings) or "everyone"
+            settings.declarers, settings.updated_at = entries, now
+            queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
+                           action="workspace.declarers",
+                           detail=f"{previous} -> {access.declarers_text(settings) or 'everyone'}", at=now)
+    if not allowed:
+        first = "" if leads else " Choose a responder first with `/breach responder @name`."
+        return await access.refuse(
+            core, actor, "change who may declare: not the workspace's responder, backup or an admin",
+            f"Only {access.names(named) + ' (the responder and the backup) or ' if leads else ''}{access.ADMIN} "
+            f"can choose who may declare a breach.{first}")
+    if not entries:
+        return Reply(card=views.note("Anyone in the workspace can declare a breach again."))
+    return Reply(card=views.note(
+        f"Only {access.declarers_text(settings)} can declare a breach now, and the responder, the backup and admins "
+        "always can. Anyone else who types `/breach` is told whom to tell."))

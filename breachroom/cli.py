@@ -1,4 +1,4 @@
-"""`breachroom`: serve the bot, migrate the store, list and export incidents."""
+"""`breachroom`: serve the bot, migrate the store, list, export and audit incidents."""
 
 from __future__ import annotations
 
@@ -25,6 +25,18 @@ def _db_problem(exc: SQLAlchemyError) -> str:
     """One line about a database failure, without the URL (it may hold a password)."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return f"DATABASE_URL: cannot use the database ({reason[:200]})"
+
+
+def _hold(settings: Settings) -> None:
+    from storage.db import DatabaseBusy, hold_for_serving
+
+    try:
+        hold_for_serving(settings.db_url())
+    except DatabaseBusy as exc:
+        raise ConfigError(
+            f"another breachroom serve is already using the SQLite database {exc}: SQLite serves one process; "
+            "stop the other one, or set DATABASE_URL to PostgreSQL to run several"
+        ) from None
 
 
 def _migrate(settings: Settings) -> None:
@@ -63,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.require_platforms(args.host, args.console)
     playbook = settings.playbook()
     settings.templates_dir()
+    _hold(settings)
     _migrate(settings)
     if settings.teams_on and not settings.breachroom_public_url:
         settings.breachroom_public_url = f"http://{args.host}:{args.port}"
@@ -103,6 +116,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
     settings.require_platforms(args.host, console=True)
     playbook = settings.playbook()
     settings.templates_dir()
+    _hold(settings)
     _migrate(settings)
     app = make_app(settings, playbook, Database(settings.db_url()), console=True)
 
@@ -126,6 +140,22 @@ def cmd_drill(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
     _migrate(load())
     print("breachroom: database is up to date")
+    return 0
+
+
+def cmd_db_rotate_key(_: argparse.Namespace) -> int:
+    """Re-encrypt the sensitive columns under BREACHROOM_ENCRYPTION_KEY's first key; one line per table."""
+    from storage import crypto
+
+    settings = load()
+    if not settings.breachroom_encryption_key or not crypto.enabled():
+        raise ConfigError("BREACHROOM_ENCRYPTION_KEY is not set: rotate-key encrypts with its first key")
+    try:
+        counts = crypto.rotate(settings.db_url())
+    except crypto.UnreadableValue as exc:
+        raise ConfigError(str(exc)) from None
+    for table, (changed, current) in counts.items():
+        print(f"{table}: {changed} values encrypted with the first key, {current} already were")
     return 0
 
 
@@ -162,6 +192,27 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`audit verify [INCIDENT]`: one line per incident; 1 when any timeline was altered, 2 for an unknown id."""
+    from storage import audit
+    from storage.db import Database
+
+    db = Database(load().db_url())
+
+    async def run() -> int:
+        try:
+            verdicts = await audit.verify(db, args.id)
+        except audit.UnknownIncident:
+            return _fail(f"no incident with id {args.id} (see `breachroom incidents list --drills`)")
+        finally:
+            await db.dispose()
+        for verdict in verdicts:
+            print(verdict.line())
+        return 0 if all(v.ok for v in verdicts) else 1
+
+    return asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="breachroom", description="Breach response run-book in your chat tool.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -180,6 +231,8 @@ def parser() -> argparse.ArgumentParser:
     drill.set_defaults(run=cmd_drill)
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply database migrations").set_defaults(run=cmd_db_upgrade)
+    db.add_parser("rotate-key", help="re-encrypt the sensitive columns with the first BREACHROOM_ENCRYPTION_KEY "
+                  "(and encrypt values stored before it was set)").set_defaults(run=cmd_db_rotate_key)
     incidents = sub.add_parser("incidents", help="read the incident record")
     isub = incidents.add_subparsers(dest="action", required=True)
     listing = isub.add_parser("list", help="one line per incident, id first; drills left out")
@@ -190,6 +243,11 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("id", type=int)
     export.add_argument("--format", choices=("json", "md", "docx"), default="json")
     export.set_defaults(run=cmd_incidents)
+    audit = sub.add_parser("audit", help="check the incident timelines' hash chains")
+    asub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = asub.add_parser("verify", help="OK per incident, or the first entry altered, inserted or deleted")
+    verify.add_argument("id", type=int, nargs="?", metavar="INCIDENT", help="one incident (default: every one)")
+    verify.set_defaults(run=cmd_audit)
     add_notices_parser(sub)
     add_obligations_parser(sub)
     add_teams_parser(sub)

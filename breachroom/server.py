@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
+from adapters.slack import inbound
 from adapters.slack.app import SlackAdapter
 from adapters.teams.app import TeamsAdapter
 from adapters.teams.config import TeamsConfig
 from adapters.web.app import Console, token_guard
-from bot import clocks
+from bot import checklist, clocks, war_room
 from bot.core import Core
 from bot.playbook import Playbook
 from bot.ports import ChatPort
@@ -30,6 +33,8 @@ SLACK = web.AppKey("slack", SlackAdapter)
 TEAMS = web.AppKey("teams", TeamsAdapter)
 CONSOLE = web.AppKey("console", Console)
 REFRESH_EVERY = 3600.0
+# A larger request body gets 413 before it is parsed; Slack's and Teams' own requests stay far below it.
+MAX_BODY = 1024 * 1024
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -44,7 +49,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def slack_events(request: web.Request) -> web.Response:
-    bolt_request = await to_bolt_request(request)
+    try:
+        bolt_request = await to_bolt_request(request)
+    except (ValueError, LookupError, TypeError, AttributeError, RecursionError):
+        # Not UTF-8, or a body Bolt cannot read (it parses before it checks the signature): not from Slack.
+        return web.Response(status=400, text="expected a Slack request")
+    if inbound.problem(bolt_request.body) is not None:
+        return web.Response(status=400, text="expected a Slack request")
     bolt_response = await request.app[SLACK].app.async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
 
@@ -72,10 +83,17 @@ def teams_config(settings: Settings) -> TeamsConfig:
 
 
 async def tick_forever(core: Core, ports: dict[str, ChatPort], every: float) -> None:
-    """Fire due reminders (including those missed while no process ran) and refresh deadline cards hourly."""
-    last_refresh = 0.0
+    """Finish war rooms a stopped or failed attempt left (at start, then about every minute), bring checklist
+    messages whose update failed up to date, fire due reminders (including those missed while no process ran)
+    and refresh deadline cards hourly."""
+    last_refresh = last_sweep = -math.inf
+    sweep_every = min(60.0, core.build_retry.total_seconds())
     while True:
         try:
+            if time.monotonic() - last_sweep >= sweep_every:
+                last_sweep = time.monotonic()
+                await war_room.sweep(core, ports)
+            await checklist.catch_up(core, ports)
             await clocks.fire_reminders(core, ports)
             if time.monotonic() - last_refresh >= REFRESH_EVERY:
                 last_refresh = time.monotonic()
@@ -92,10 +110,12 @@ def make_app(settings: Settings, playbook: Playbook, db: Database, *, console: b
 
     The local console is served when `console` is asked for, or when no chat platform is configured.
     """
-    core = Core(db=db, playbook=playbook, templates_dir=settings.templates_dir())
+    lease = timedelta(seconds=settings.breachroom_build_lease_seconds)
+    core = Core(db=db, playbook=playbook, templates_dir=settings.templates_dir(), build_lease=lease,
+                build_retry=lease / 2, admins=settings.admins)
     web_console = Console(core) if settings.console_on(console) else None
     token = settings.breachroom_console_token if web_console else None
-    app = web.Application(middlewares=[token_guard(token)] if token else [])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[token_guard(token)] if token else [])
     app[CORE] = core
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -124,6 +144,9 @@ def make_app(settings: Settings, playbook: Playbook, db: Database, *, console: b
         web_console.mount(app)
         ports["web"] = web_console.chat
 
+    # The use cases ask each platform for facts (who is in a room, who is an admin) through these ports.
+    core.ports.update(ports)
+
     async def ticker_ctx(_: web.Application):  # type: ignore[no-untyped-def]
         task = asyncio.create_task(tick_forever(core, ports, settings.breachroom_tick_seconds))
         yield
@@ -148,6 +171,11 @@ def _serve_slack(app: web.Application, core: Core, settings: Settings) -> ChatPo
     app[SLACK] = adapter
     if not socket_mode:
         app.router.add_post("/slack/events", slack_events)
+
+    async def drain_slack(_: web.Application) -> None:
+        await adapter.drain()  # work already acknowledged (a war room being built) finishes before stopping
+
+    app.on_shutdown.append(drain_slack)
 
     async def socket_mode_ctx(_: web.Application):  # type: ignore[no-untyped-def]
         # The SDK retries a refused token for ever; check it once so a wrong token is one clear line.

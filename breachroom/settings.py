@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from bot.playbook import DEFAULT_PLAYBOOK, Playbook, PlaybookError, load_playbook
+from storage import crypto
 from storage.db import DatabaseUrlError, parse_url
 
 
@@ -20,7 +21,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True)
 
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     breachroom_templates: Path | None = None
     # How often reminders are checked; the deadline cards are refreshed at least hourly whatever this is.
     breachroom_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # How long a war-room build may go without progress before another process (a sweep) finishes it.
+    breachroom_build_lease_seconds: float = Field(default=60.0, ge=1, le=600)
     # Teams. Unset app id: Teams off. Set but empty: the Bot Framework Emulator's local mode (no authentication),
     # so pydantic must keep "" apart from None here: no empty-is-unset validator on this one field.
     microsoft_app_id: str | None = None
@@ -50,6 +53,12 @@ class Settings(BaseSettings):
     breachroom_public_url: str | None = None
     # Required to serve the local console on anything but loopback; then every console request needs it.
     breachroom_console_token: str | None = None
+    # Admins (bot/access.py): platform user ids, comma-separated (Slack `U…`, Teams `29:…`, console `web-…`). On Slack,
+    # workspace admins and owners count too; on Teams and the console this list is the only way.
+    breachroom_admins: str = ""
+    # Fernet keys, comma-separated: the first encrypts the sensitive columns, every one decrypts. Validating it
+    # configures storage.crypto for this process (every entry point builds its Settings before the database).
+    breachroom_encryption_key: SecretStr | None = Field(default=None, validate_default=True)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "breachroom_playbook",
                      "breachroom_templates", "microsoft_app_password", "microsoft_app_tenant_id", "teams_team_id",
@@ -58,6 +67,15 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("breachroom_encryption_key")
+    @classmethod
+    def _encryption_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        try:
+            crypto.configure(crypto.parse_keys(value.get_secret_value() if value else None))
+        except crypto.KeyListError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("microsoft_app_id", mode="before")
     @classmethod
@@ -153,6 +171,11 @@ class Settings(BaseSettings):
     def teams_emulator(self) -> bool:
         """An empty app id: the Bot Framework Emulator's local mode, with authentication off."""
         return self.microsoft_app_id == ""
+
+    @property
+    def admins(self) -> frozenset[str]:
+        """BREACHROOM_ADMINS as a set of user ids (spaces around commas ignored)."""
+        return frozenset(a.strip() for a in self.breachroom_admins.split(",") if a.strip())
 
     def console_on(self, asked: bool = False) -> bool:
         """The local console runs when no chat platform is configured, or beside them when asked (--console)."""

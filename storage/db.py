@@ -19,6 +19,30 @@ class DatabaseUrlError(ValueError):
     """DATABASE_URL names no database this product can use."""
 
 
+class DatabaseBusy(RuntimeError):
+    """Another server process already uses this SQLite file."""
+
+
+_held: list[object] = []  # open lock files: the lock lasts as long as this process
+
+
+def hold_for_serving(url: URL) -> None:
+    """Make this the only server process on a SQLite file (SQLite serves one writer process well; several
+    replicas need PostgreSQL). The lock is the operating system's: it goes away with the process, even when
+    it is killed. Commands that only read (incidents list, export) do not take it."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    import fcntl
+
+    lock = open(f"{Path(url.database).resolve()}.serve-lock", "a")  # noqa: SIM115 (held until the process ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise DatabaseBusy(url.database) from None
+    _held.append(lock)
+
+
 def parse_url(raw: str) -> URL:
     """Read DATABASE_URL, accepting the spellings people paste (`postgres://`, `sqlite:///`)."""
     try:

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import EncryptedBytes, EncryptedJSON, EncryptedText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -48,6 +50,10 @@ class Workspace(SQLModel, table=True):
     announce_channel_id: str | None = None
     company: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     timezone: str = "UTC"
+    # Who may declare (`/breach declarers`): `{"user": id}` and `{"group": id, "name": "@handle"}` entries; empty
+    # means anyone in the workspace (bot/access.py).
+    declarers: list[dict[str, str]] = Field(default_factory=list, sa_type=sa.JSON,
+                                            sa_column_kwargs={"server_default": "[]"})
     updated_at: datetime = _when(default_factory=utcnow)
 
 
@@ -63,7 +69,7 @@ class Incident(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str
     team_id: str
-    summary: str = Field(sa_type=sa.Text)
+    summary: str = Field(sa_type=EncryptedText)
     severity: str
     status: str = "open"
     declared_by: str
@@ -86,9 +92,13 @@ class Incident(SQLModel, table=True):
     closed_at: datetime | None = _when(default=None, nullable=True)
     closed_by: str | None = None
     # Notice facts typed in the war room (the keys of the facts file, without `company`).
-    notice_facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    notice_facts: dict[str, Any] = Field(default_factory=dict, sa_type=EncryptedJSON)
     # A practice incident: rows from before drills existed are real incidents.
     drill: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # The timeline's hash chain ends here (storage/audit.py): the newest entry's hash and how many entries there
+    # are, so that deleting the newest entries is caught too. Written only when an entry is appended.
+    timeline_head_hash: str | None = Field(default=None, sa_type=sa.String(64))
+    timeline_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ChecklistItem(SQLModel, table=True):
@@ -119,6 +129,8 @@ class PostedMessage(SQLModel, table=True):
     message_id: str
     card_keys: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     pinned: bool = False
+    # Its last update did not reach the platform: the ticker renders it again until one does.
+    stale: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Decision(SQLModel, table=True):
@@ -128,8 +140,8 @@ class Decision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
-    text: str = Field(sa_type=sa.Text)
-    rationale: str | None = Field(default=None, sa_type=sa.Text)
+    text: str = Field(sa_type=EncryptedText)
+    rationale: str | None = Field(default=None, sa_type=EncryptedText)
     decided_by: str
     decided_at: datetime = _when(default_factory=utcnow)
     delivery_key: str | None = None
@@ -143,6 +155,7 @@ class TimelineEntry(SQLModel, table=True):
     """Append-only record of every state change: who, what, when, from where."""
 
     __tablename__ = "timeline_entry"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "sequence", name="uq_timeline_entry_sequence"),)
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
@@ -151,7 +164,11 @@ class TimelineEntry(SQLModel, table=True):
     at: datetime = _when(default_factory=utcnow)
     actor: str
     action: str
-    detail: str = Field(default="", sa_type=sa.Text)
+    detail: str = Field(default="", sa_type=EncryptedText)
+    # Its place in the incident's hash chain (1, 2, 3 …) and its SHA-256, set when its transaction commits
+    # (storage/audit.py). Both stay empty for workspace-level entries (no incident): those are not chained.
+    sequence: int | None = None
+    entry_hash: str | None = Field(default=None, sa_type=sa.String(64))
 
 
 class NoticeDraft(SQLModel, table=True):
@@ -165,14 +182,14 @@ class NoticeDraft(SQLModel, table=True):
     version: int
     created_by: str
     created_at: datetime = _when(default_factory=utcnow)
-    facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
-    markdown: str = Field(sa_type=sa.Text)
-    docx: bytes = Field(sa_type=sa.LargeBinary)
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=EncryptedJSON)
+    markdown: str = Field(sa_type=EncryptedText)
+    docx: bytes = Field(sa_type=EncryptedBytes)
     missing: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     status: str = "draft"
     decided_by: str | None = None
     decided_at: datetime | None = _when(default=None, nullable=True)
-    decision_note: str | None = Field(default=None, sa_type=sa.Text)
+    decision_note: str | None = Field(default=None, sa_type=EncryptedText)
     file_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
 
 
@@ -287,4 +304,24 @@ class ChatMessage(SQLModel, table=True):
     html: str = Field(sa_type=sa.Text)
     pinned: bool = False
     created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class RoomBuild(SQLModel, table=True):
+    """How far building an incident's war room got, step by step, and until when someone is building it.
+
+    Each step's outcome is stored as it happens, so that any replica can finish what a crashed or failed
+    attempt left, exactly once: `lease_until` says who may try now (nobody else until it has passed).
+    """
+
+    __tablename__ = "room_build"
+    __table_args__ = (sa.Index("ix_room_build_due", "attempts", "lease_until"),)
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    planned_name: str | None = None
+    steps: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    attempts: int = 0
+    lease_until: datetime | None = _when(default=None, nullable=True)
+    # After a failed attempt: not before this instant (a sweep waits; a person re-declaring does not).
+    retry_at: datetime | None = _when(default=None, nullable=True)
     updated_at: datetime = _when(default_factory=utcnow)

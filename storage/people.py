@@ -41,6 +41,25 @@ async def people(db: Database, platform: str, user_ids: Iterable[str]) -> dict[s
     return {row.user_id: row for row in rows}
 
 
+async def with_directory_ids(db: Database, platform: str, directory_ids: Iterable[str]) -> set[str]:
+    """The user ids of the people known by these directory ids (Entra object ids on Teams)."""
+    wanted = sorted(set(directory_ids))
+    if not wanted:
+        return set()
+    async with db.reading() as session:
+        rows = await session.execute(select(Person.user_id).where(
+            Person.platform == platform, col(Person.directory_id).in_(wanted)))
+    return {user_id for (user_id,) in rows}
+
+
+async def private_handles(db: Database, platform: str) -> dict[str, str]:
+    """Everyone's private-chat handle, by user id (to find whose 1:1 chat a room is)."""
+    async with db.reading() as session:
+        rows = await session.execute(select(Person.user_id, Person.private_handle).where(
+            Person.platform == platform, col(Person.private_handle).is_not(None)))
+    return {user_id: handle for user_id, handle in rows if handle}
+
+
 async def remember_room(db: Database, platform: str, room_id: str, handle: str) -> None:
     async with db.transaction() as session:
         await db.lock_key(session, f"room\x1f{platform}\x1f{room_id}")

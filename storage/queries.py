@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import audit  # noqa: F401  (its listeners number and hash every timeline entry at commit)
 from storage.models import ChecklistItem, Decision, Incident, PostedMessage, TimelineEntry, Workspace
 
 
@@ -106,17 +107,44 @@ async def count_decisions(session: AsyncSession, incident_id: int, up_to_id: int
 
 
 async def timeline(session: AsyncSession, incident_id: int) -> Sequence[TimelineEntry]:
+    """The incident's entries in the order their transactions committed (their place in the hash chain)."""
     result = await session.execute(
         select(TimelineEntry)
         .where(TimelineEntry.incident_id == incident_id)
-        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+        .order_by(sa.nulls_last(col(TimelineEntry.sequence)), col(TimelineEntry.at), col(TimelineEntry.id))
     )
     return result.scalars().all()
+
+
+async def timeline_and_head(session: AsyncSession, incident_id: int) -> tuple[Sequence[TimelineEntry], str | None]:
+    """The timeline (as `timeline` orders it) and the head hash the incident keeps, read in one statement so
+    that an entry appended meanwhile cannot make them disagree."""
+    result = await session.execute(
+        select(TimelineEntry, Incident.timeline_head_hash)
+        .select_from(Incident)
+        .outerjoin(TimelineEntry, col(TimelineEntry.incident_id) == col(Incident.id))
+        .where(Incident.id == incident_id)
+        .order_by(sa.nulls_last(col(TimelineEntry.sequence)), col(TimelineEntry.at), col(TimelineEntry.id))
+    )
+    rows = result.all()
+    return [entry for entry, _ in rows if entry is not None], (rows[0][1] if rows else None)
 
 
 async def all_incidents(session: AsyncSession) -> Sequence[Incident]:
     result = await session.execute(select(Incident).order_by(col(Incident.id)))
     return result.scalars().all()
+
+
+async def recent_entry(session: AsyncSession, incident_id: int, actor: str, action: str,
+                       since: datetime) -> bool:
+    """Whether `actor` has an entry of kind `action` in the incident's timeline at or after `since`."""
+    result = await session.execute(
+        select(TimelineEntry.id)
+        .where(TimelineEntry.incident_id == incident_id, TimelineEntry.actor == actor,
+               TimelineEntry.action == action, col(TimelineEntry.at) >= since)
+        .limit(1)
+    )
+    return result.first() is not None
 
 
 def record(
@@ -130,7 +158,11 @@ def record(
     at: datetime,
     incident_id: int | None = None,
 ) -> None:
-    """Append one timeline row in the caller's transaction (the only way rows are written)."""
+    """Append one timeline row in the caller's transaction (the only way rows are written).
+
+    An entry of an incident is numbered and hashed onto the incident's chain when the transaction commits
+    (storage/audit.py), so callers need not know of the chain.
+    """
     session.add(
         TimelineEntry(
             incident_id=incident_id, platform=platform, team_id=team_id,

@@ -105,6 +105,8 @@ class FakeGraph:
             ("POST", re.compile(r"^/chats/([^/]+)/installedApps$"), self._install_app),
             ("GET", re.compile(r"^/appCatalogs/teamsApps$"), self._list_catalog),
             ("POST", re.compile(r"^/teams/([^/]+)/channels$"), self._create_channel),
+            ("GET", re.compile(r"^/teams/([^/]+)/channels$"), self._list_channels),
+            ("GET", re.compile(r"^/teams/([^/]+)/members$"), self._list_team_members),
             ("PATCH", re.compile(r"^/teams/([^/]+)/channels/([^/]+)$"), self._update_channel),
             ("GET", re.compile(r"^/users/([^/]+)$"), self._get_user),
         ]
@@ -133,10 +135,24 @@ class FakeGraph:
         self.users[email.lower()] = user_id
         return user_id
 
-    def add_team(self, team_id: str | None = None) -> str:
+    def add_team(self, team_id: str | None = None, members: tuple[str, ...] = ()) -> str:
+        """A team whose members are these Entra user ids."""
         team_id = team_id or str(uuid.uuid4())
-        self.teams[team_id] = {"id": team_id, "channels": {}, "used_names": set()}
+        self.teams[team_id] = {"id": team_id, "channels": {}, "used_names": set(),
+                               "members": [self._membership(u) for u in members]}
         return team_id
+
+    def _membership(self, user_id: str) -> dict[str, Any]:
+        return {"id": f"membership-{next(self._ids)}", "userId": user_id, "roles": ["owner"],
+                "@odata.type": MEMBER_TYPE}
+
+    def add_chat_member(self, chat_id: str, user_id: str) -> None:
+        """Someone added to a chat in Teams itself (not through Breachroom)."""
+        self.chats[chat_id]["members"].append(self._membership(user_id))
+
+    def remove_chat_member(self, chat_id: str, user_id: str) -> None:
+        chat = self.chats[chat_id]
+        chat["members"] = [m for m in chat["members"] if m["userId"] != user_id]
 
     def add_app(self, manifest_id: str, catalog_id: str | None = None, name: str = "Breachroom") -> str:
         catalog_id = catalog_id or str(uuid.uuid4())
@@ -323,6 +339,21 @@ class FakeGraph:
         team["channels"][channel_id] = channel
         team["used_names"].add(name.casefold())
         return web.json_response(channel, status=201)
+
+    def _list_channels(self, call: Call, found: re.Match[str]) -> web.Response:
+        team = self.teams.get(found.group(1))
+        if team is None:
+            return graph_error(404, "Team not found.")
+        wanted = re.fullmatch(r"displayName eq '(.*)'", call.query.get("$filter", ""))
+        channels = [c for c in team["channels"].values()
+                    if wanted is None or c["displayName"] == wanted.group(1).replace("''", "'")]
+        return web.json_response({"value": channels})
+
+    def _list_team_members(self, call: Call, found: re.Match[str]) -> web.Response:
+        team = self.teams.get(found.group(1))
+        if team is None:
+            return graph_error(404, "Team not found.")
+        return web.json_response({"@odata.count": len(team["members"]), "value": team["members"]})
 
     def _update_channel(self, call: Call, found: re.Match[str]) -> web.Response:
         team = self.teams.get(found.group(1))

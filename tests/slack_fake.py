@@ -39,6 +39,8 @@ class Fault:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # Seconds to hold the answer after the call took effect (a caller that dies meanwhile never hears of it).
+    hold: float = 0.0
 
 
 def check_blocks(blocks: list[dict[str, Any]]) -> str | None:
@@ -79,11 +81,18 @@ class FakeSlack:
         self.url = ""
         self.team_id = "T0BREACH"
         self.bot_user = "UBOT"
+        # users.info: who is a workspace admin, and who an owner; usergroups.users.list: group id -> user ids.
+        self.admins: set[str] = set()
+        self.owners: set[str] = set()
+        self.usergroups: dict[str, set[str]] = {}
+        # conversations.members answers this many members per page at most (to test paging).
+        self.page_size = 200
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # read methods (users.info …) as the SDK sends them
         app.router.add_post("/response/{token}", self._response_url)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/upload/{file_id}", self._upload)
@@ -162,8 +171,10 @@ class FakeSlack:
         args = await self._args(request)
         auth = request.headers.get("Authorization", "")
         self.calls.append(Call(method, args))
+        hold = 0.0
         if self.faults[method]:
             fault = self.faults[method].popleft()
+            hold = fault.hold
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.status != 200:
@@ -179,6 +190,8 @@ class FakeSlack:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         result = handler(args) if handler else {"ok": False, "error": "unknown_method"}
         self.calls[-1].error, self.calls[-1].result = result.get("error"), result
+        if hold:
+            await asyncio.sleep(hold)
         return web.json_response(result)
 
     def _ts(self) -> str:
@@ -202,6 +215,23 @@ class FakeSlack:
                               "members": {self.bot_user}, "topic": ""}
         return {"ok": True, "channel": {"id": cid, "name": name, "is_private": self.channels[cid]["is_private"]}}
 
+    def _m_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Private channels the bot is in (one page: tests have few), as Slack lists them."""
+        wanted = str(args.get("types") or "public_channel").split(",")
+        found = [{"id": c["id"], "name": c["name"], "is_private": c["is_private"]} for c in self.channels.values()
+                 if self.bot_user in c["members"] and ("private_channel" if c["is_private"] else "public_channel")
+                 in wanted]
+        return {"ok": True, "channels": found, "response_metadata": {"next_cursor": ""}}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(args["channel"])
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        found = [{"type": "message", "ts": ts, "text": m.get("text"), "bot_id": "BBOT", "user": self.bot_user}
+                 for (c, ts), m in self.messages.items() if c == channel["id"]]
+        newest = sorted(found, key=lambda m: m["ts"], reverse=True)
+        return {"ok": True, "messages": newest[:int(args.get("limit", 100))]}
+
     def _m_conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channels.get(args["channel"])
         if channel is None:
@@ -211,6 +241,33 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_users"}
         channel["members"].update(users)
         return {"ok": True, "channel": {"id": channel["id"]}}
+
+    def _m_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The channel's members, a page at a time (the cursor is the offset, as an opaque string)."""
+        channel = self.channels.get(args.get("channel", ""))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        members = sorted(channel["members"])
+        start = int(args.get("cursor") or 0)
+        size = min(int(args.get("limit") or 100), self.page_size)
+        rest = members[start + size:]
+        return {"ok": True, "members": members[start:start + size],
+                "response_metadata": {"next_cursor": str(start + size) if rest else ""}}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = args.get("user", "")
+        if not user.startswith(("U", "W")):
+            return {"ok": False, "error": "user_not_found"}
+        owner = user in self.owners
+        return {"ok": True, "user": {"id": user, "team_id": self.team_id, "name": user.lower(),
+                                     "is_admin": user in self.admins or owner, "is_owner": owner,
+                                     "is_primary_owner": False, "is_bot": user == self.bot_user}}
+
+    def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(args.get("usergroup", ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": sorted(group)}
 
     def _m_conversations_setTopic(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.channels.get(args["channel"])

@@ -46,19 +46,21 @@ async def test_close_with_open_assess_steps_is_refused_for_others_and_allowed_an
 ) -> None:
     await bot.command("responder <@URESP|rita>")
     room = await declare_room(bot, "Tapes of the backup lost in transit", user="UANN")
+    # Ann declared, but Rita leads: only the responder, the backup or an admin may close.
     _, ack = await bot.command("close", channel=room["channel"], user="UANN")
     said = text_of(ack["blocks"])
-    assert "Assess is not finished (6 open)" in said and "Take the affected network offline" in said
-    assert "Only <@URESP> can close" in said
+    assert "Only <@URESP> (the responder of incident 1) or a workspace admin can close it" in said
     assert not [b for b in ack["blocks"] if b["type"] == "actions"]
 
     _, ack = await bot.command("close", channel=room["channel"], user="URESP")
+    said = text_of(ack["blocks"])
+    assert "Assess is not finished (6 open)" in said and "Take the affected network offline" in said
     button = next(b for b in ack["blocks"] if b["type"] == "actions")["elements"][0]
     assert button["text"]["text"] == "Close anyway" and button["style"] == "danger"
 
     # Someone else replaying the responder's button is refused: the check is made again on press.
     await bot.press(room["channel"], room["ts"], button["action_id"], button["value"], user="UANN")
-    await bot.slack.wait_for(lambda: any("Not closed" in c.args.get("text", "")
+    await bot.slack.wait_for(lambda: any("can close it" in c.args.get("text", "")
                                          for c in bot.slack.called("chat.postEphemeral")))
     await bot.press(room["channel"], room["ts"], button["action_id"], button["value"], user="URESP")
     slack = bot.slack
@@ -78,11 +80,11 @@ async def test_closing_after_containment_posts_the_summary_and_a_second_press_ch
     room = await declare_room(bot, "Stolen laptop with the client list", user="UANN")
     await press_all(bot, room, [*ASSESS, "The responder takes the lead"])
     await bot.command("decision Wipe the laptop remotely", channel=room["channel"], user="UANN")
-    _, ack = await bot.command("close", channel=room["channel"], user="UBOB")
+    _, ack = await bot.command("close", channel=room["channel"], user="UANN")
     button = next(b for b in ack["blocks"] if b["type"] == "actions")["elements"][0]
     assert button["text"]["text"] == "Close incident"
     for _ in range(2):
-        await bot.press(room["channel"], room["ts"], button["action_id"], button["value"], user="UBOB")
+        await bot.press(room["channel"], room["ts"], button["action_id"], button["value"], user="UANN")
     slack = bot.slack
     await slack.wait_for(lambda: [c for c in slack.called("chat.postMessage")
                                   if "post-incident summary" in (c.args.get("text") or "")])
@@ -133,13 +135,16 @@ async def test_reopening_continues_the_same_record(bot: Bot) -> None:
     await slack.wait_for(lambda: "Status: closed" in slack.channels[room["channel"]]["topic"])
     _, ack = await bot.command("close", channel=room["channel"])
     assert "already closed" in ack["text"]
+    # Bob neither leads nor is in the war room: he may not reopen it.
     _, ack = await bot.command("reopen", channel=room["channel"], user="UBOB")
+    assert "can reopen it" in ack["text"] and "open again" not in ack["text"]
+    _, ack = await bot.command("reopen", channel=room["channel"], user="UANN")
     assert "open again" in ack["text"]
     await slack.wait_for(lambda: "Status: open" in slack.channels[room["channel"]]["topic"])
-    await bot.command("decision Keep monitoring the mailbox", channel=room["channel"], user="UBOB")
+    await bot.command("decision Keep monitoring the mailbox", channel=room["channel"], user="UANN")
     await slack.settle()
     actions = await timeline_actions(bot)
-    assert actions[-3:] == ["incident.closed", "incident.reopened", "decision.recorded"]
+    assert actions[-4:] == ["incident.closed", "access.refused", "incident.reopened", "decision.recorded"]
     async with bot.db.reading() as session:
         status = (await session.execute(sa.text("SELECT status FROM incident"))).scalar_one()
     assert status == "open"
@@ -162,7 +167,7 @@ async def test_summary_times_and_durations_of_a_scripted_incident(db: Database) 
     now[0] = t0 + timedelta(minutes=160)
     await decisions.record_decision(core, rita, incident_id, "Restore from backup")
     now[0] = t0 + timedelta(days=2, hours=3)
-    await closing.confirm_close(core, rita, f"{incident_id}:normal")
+    await closing.confirm_close(core, ann, f"{incident_id}:normal")  # Ann declared, so she leads
 
     recap = await record.incident_summary(db, incident_id, core.playbook)
     assert recap is not None

@@ -32,7 +32,8 @@ async def test_responder_and_backup_are_shown_and_set(bot: Bot) -> None:
     assert "<@URITA> is now the designated responder" in said(ack)
     _, ack = await bot.command("responder")
     assert "The designated responder is <@URITA>" in said(ack)
-    _, ack = await bot.command("backup <@UBEN>")
+    # Once a responder is set, only they (or the backup, or an admin) change these: Rita names her backup.
+    _, ack = await bot.command("backup <@UBEN>", user="URITA")
     assert "<@UBEN> is now the backup responder" in said(ack)
     _, ack = await bot.command("backup")
     assert "The backup responder is <@UBEN>" in said(ack)

@@ -118,9 +118,10 @@ async def test_a_breach_response_through_the_console_in_a_browser(console: str, 
     # Bob is the responder and Ann his backup: with containment steps still open, only they may close.
     await ann.type("/breach responder @Bob")
     await expect(a.locator("#messages .message.private").last).to_contain_text("@Bob is now the")
-    await ann.type("/breach backup @Ann")
-    await expect(a.locator("#messages .message.private").last).to_contain_text("@Ann is now the")
     await expect(b.locator("#messages .message.private")).to_have_count(0)  # Ann's answers are hers alone
+    # Once a responder is set, only they (or the backup, or an admin) change these: Bob names Ann his backup.
+    await bob.type("/breach backup @Ann")
+    await expect(b.locator("#messages .message.private").last).to_contain_text("@Ann is now the")
 
     # Declaring takes Ann's page to the new war room by itself (it listens to /console/events).
     await ann.type(f"/breach {BREACH}")

@@ -195,7 +195,7 @@ async def test_every_card_and_message_of_a_drills_whole_lifecycle_starts_with_dr
     await slack.wait_for(lambda: [c for c in slack.called("chat.postMessage") if "post-incident summary"
                                   in c.args["text"]])
     await slack.wait_for(lambda: "closed" in slack.channels[channel]["topic"])
-    _, ack = await bot.command("reopen", channel=channel, user="UANN")
+    _, ack = await bot.command("reopen", channel=channel, user="URESP")
     acks.append(ack)
     await slack.wait_for(lambda: [c for c in slack.called("chat.postMessage") if "reopened" in c.args["text"]])
     await slack.settle(0.5)

@@ -86,6 +86,7 @@ async def test_record_decision_button_opens_a_form_and_keeps_the_rationale(bot: 
     blocks = slack.messages[(room["channel"], room["ts"])]["blocks"]
     actions = next(b for b in blocks if b["type"] == "actions")
     button = next(e for e in actions["elements"] if e["text"]["text"] == "Record decision")
+    slack.channels[room["channel"]]["members"].add("URESP")  # added to the war room in Slack itself
     await bot.press(room["channel"], room["ts"], button["action_id"], button["value"], user="URESP")
     view = (await slack.wait_for(lambda: slack.called("views.open")))[0].args["view"]
     assert view["callback_id"] == "decision.submit"

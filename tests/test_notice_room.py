@@ -121,7 +121,7 @@ async def test_notice_facts_form_is_prefilled_checked_and_fills_the_placeholders
 
 async def test_only_the_responder_or_backup_approves_the_latest_complete_draft(bot: Bot) -> None:
     await bot.command("responder <@URESP|rita>")
-    await bot.command("backup <@UBACK|ben>")
+    await bot.command("backup <@UBACK|ben>", user="URESP")
     room = await declare_room(bot, "Client list emailed to a stranger", user="UANN")
     slack = bot.slack
     await bot.command("notice", channel=room["channel"])

@@ -94,6 +94,7 @@ async def test_two_people_pressing_at_once_make_one_change_and_the_second_hears_
     room = await declare_room(bot, user="UANN")
     slack = bot.slack
     button = find_button(slack.messages[(room["channel"], room["ts"])]["blocks"], "Isolate")
+    slack.channels[room["channel"]]["members"].update({"URESP", "UBOB"})  # added to the war room in Slack itself
     await bot.press(room["channel"], room["ts"], button["action_id"], button["value"], user="URESP")
     await slack.settle()
     await bot.press(room["channel"], room["ts"], button["action_id"], button["value"], user="UBOB")

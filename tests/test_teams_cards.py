@@ -14,7 +14,7 @@ import pytest
 
 from adapters.slack import render as slack
 from adapters.teams import render
-from bot import clock_facts, clocks, closing, declare, notice_drafts, notice_facts, summary, views
+from bot import clock_facts, clocks, closing, notice_drafts, notice_facts, summary, views, war_room
 from bot.cards import (
     Button,
     Buttons,
@@ -169,9 +169,9 @@ def bot_cards() -> dict[str, list[Card]]:
         "declared": [views.declared_card(incident)],
         "declared-alone": [views.declared_card(alone)],
         "opening": [views.opening_card(incident.summary)],
-        "room-incomplete": [declare._incomplete_card(incident, {"invite": "403", "pin": "429"},
+        "room-incomplete": [war_room.incomplete_card(incident, {"invite": "403", "pin": "429"},
                                                      {"invite": "invite @{29:bob}", "pin": "pin the checklist"})],
-        "room-failed": [declare._incomplete_card(make_incident(channel_id=None), {"create": "403"}, {})],
+        "room-failed": [war_room.incomplete_card(make_incident(channel_id=None), {"create": "403"}, {})],
         "notice-draft": [notice_drafts.draft_card(incident, make_draft(20))],
         "notice-draft-complete": [notice_drafts.draft_card(incident, make_draft(0))],
         "clocks": [clocks.clock_card(incident, result)],
@@ -184,12 +184,13 @@ def bot_cards() -> dict[str, list[Card]]:
 
 
 async def close_cards(core: Core) -> dict[str, list[Card]]:
-    """The three faces of the close confirmation: to a lead, to anyone else, and with nothing left open."""
+    """The close confirmation to a lead (with steps open, and with nothing left open), and the refusal anyone
+    else gets."""
     open_steps = await stored(core, done=False)
     finished = await stored(core, done=True)
     out = {}
     for name, actor, incident in (("close-lead", BOB, open_steps), ("close-other", ANN, open_steps),
-                                  ("close-ready", ANN, finished)):
+                                  ("close-ready", BOB, finished)):
         reply = await closing.request_close(core, actor, incident)
         assert reply.card is not None
         out[name] = [reply.card]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -21,6 +24,8 @@ from bot.ports import Attachment, Audience, ChatError, RoomRef
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT = 10
+# How long a room's members, a group's members and who is an admin are kept before Slack is asked again.
+FACTS_TTL = 60.0
 
 
 def web_client(token: str, base_url: str) -> AsyncWebClient:
@@ -52,6 +57,10 @@ class SlackChat:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        # Facts for bot/access.py (see `_fact`): answers with when they were asked, and one lock per question.
+        self._facts: dict[str, tuple[float, Any]] = {}
+        self._fetching: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._forgotten: dict[str, float] = {}
 
     async def _call(self, step: str, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -68,6 +77,28 @@ class SlackChat:
         data = await self._call("create", "conversations.create", name=name, is_private=True)
         channel = data["channel"]
         return RoomRef(id=channel["id"], name=channel.get("name", name))
+
+    async def find_room(self, name: str) -> RoomRef | None:
+        """A private channel the bot is in, by name (conversations.list lists only those it belongs to)."""
+        cursor = ""
+        for _ in range(50):  # 10,000 channels at most: a small business has far fewer
+            data = await self._call("create", "conversations.list", types="private_channel",
+                                    exclude_archived=True, limit=200, cursor=cursor)
+            for channel in data.get("channels") or []:
+                if channel.get("name") == name:
+                    return RoomRef(id=channel["id"], name=name)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        return None
+
+    async def find_message(self, room_id: str, text: str) -> str | None:
+        wanted = render.clip(render.mrkdwn(text), render.MAX_TEXT)  # as `render.message` wrote it
+        data = await self._call("post", "conversations.history", channel=room_id, limit=200)
+        for message in data.get("messages") or []:
+            if message.get("text") == wanted and (message.get("bot_id") or message.get("subtype") == "bot_message"):
+                return str(message.get("ts"))
+        return None
 
     async def invite(self, room_id: str, user_ids: list[str]) -> None:
         try:
@@ -136,3 +167,84 @@ class SlackChat:
 
     async def open_form(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("form", "views.open", trigger_id=trigger_id, view=view)
+
+    # Facts for bot/access.py: who is in a room, in a user group, an admin. Each answer is kept FACTS_TTL seconds
+    # in this process (Slack rate-limits these methods, and a busy war room presses often); a room's members are
+    # dropped sooner when Slack says someone joined or left it (`forget_room`, from adapters/slack/app.py).
+
+    async def _read(self, step: str, method: str, **params: Any) -> dict[str, Any]:
+        """A read method (`conversations.members`, `users.info` …): these take form or query arguments, not JSON."""
+        try:
+            response = await self.client.api_call(method, http_verb="GET", params=params)
+            return response.data if isinstance(response.data, dict) else {}
+        except (TimeoutError, SlackClientError, OSError) as exc:
+            code = _code(exc)
+            log.warning("slack %s failed: %s", method, code)
+            raise ChatError(code, step) from None
+
+    async def _fact(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        """The answer kept for `key` (`members:C1`, `admin:U1` …), else fetched once however many ask at once (a
+        burst of presses is one call). A fetch that a membership event overtook is used but not kept."""
+        found = self._facts.get(key)
+        if found is not None and time.monotonic() - found[0] < FACTS_TTL:
+            return found[1]
+        async with self._fetching[key]:
+            found = self._facts.get(key)
+            if found is not None and time.monotonic() - found[0] < FACTS_TTL:
+                return found[1]
+            started = time.monotonic()
+            value = await fetch()
+            if self._forgotten.get(key, -1.0) < started:
+                self._facts[key] = (started, value)
+            return value
+
+    async def _paged(self, method: str, field: str, **params: Any) -> frozenset[str]:
+        found: set[str] = set()
+        cursor = ""
+        for _ in range(50):  # 10,000 members at most
+            data = await self._read("members", method, limit=200, cursor=cursor, **params)
+            found.update(str(u) for u in data.get(field) or [])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                break
+        return frozenset(found)
+
+    async def room_members(self, room_id: str) -> set[str] | None:
+        """conversations.members (all pages), kept at most FACTS_TTL seconds; None when Slack refuses or fails
+        (a missing `groups:read` scope, an outage)."""
+        try:
+            return set(await self._fact(f"members:{room_id}", lambda: self._paged(
+                "conversations.members", "members", channel=room_id)))
+        except ChatError:
+            return None
+
+    def forget_room(self, room_id: str) -> None:
+        """Someone joined or left the room: ask Slack again next time."""
+        key = f"members:{room_id}"
+        self._facts.pop(key, None)
+        self._forgotten[key] = time.monotonic()
+
+    async def is_admin(self, user_id: str) -> bool:
+        """users.info: a workspace admin or owner (the primary owner is an owner too); not one when Slack fails."""
+
+        async def fetch() -> bool:
+            data = await self._read("admin", "users.info", user=user_id)
+            user = data.get("user") if isinstance(data.get("user"), dict) else {}
+            return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+        try:
+            return bool(await self._fact(f"admin:{user_id}", fetch))
+        except ChatError:
+            return False
+
+    async def group_members(self, group_id: str) -> set[str] | None:
+        """usergroups.users.list; None when Slack refuses or fails (a missing `usergroups:read` scope)."""
+
+        async def fetch() -> frozenset[str]:
+            data = await self._read("members", "usergroups.users.list", usergroup=group_id)
+            return frozenset(str(u) for u in data.get("users") or [])
+
+        try:
+            return set(await self._fact(f"group:{group_id}", fetch))
+        except ChatError:
+            return None

@@ -214,22 +214,43 @@ def modal(form: Form) -> dict[str, Any]:
 
 
 def form_values(view: dict[str, Any]) -> dict[str, object]:
-    """A submitted modal's state, by field name, as neutral values (ISO 8601 for times)."""
+    """A submitted modal's state, by field name, as neutral values (ISO 8601 for times), NUL characters removed."""
     out: dict[str, object] = {}
-    for block_id, actions in (view.get("state", {}).get("values") or {}).items():
-        for state in actions.values():
-            kind = state.get("type")
-            if kind == "static_select":
-                out[block_id] = (state.get("selected_option") or {}).get("value")
-            elif kind == "multi_static_select":
-                out[block_id] = [o["value"] for o in state.get("selected_options") or []]
-            elif kind == "users_select":
-                out[block_id] = state.get("selected_user")
-            elif kind == "datepicker":
-                out[block_id] = state.get("selected_date")
-            elif kind == "datetimepicker":
-                stamp = state.get("selected_date_time")
-                out[block_id] = datetime.fromtimestamp(int(stamp), UTC).isoformat() if stamp else None
-            else:
-                out[block_id] = state.get("value")
+    state = view.get("state") if isinstance(view.get("state"), dict) else {}
+    values = state.get("values") if isinstance(state.get("values"), dict) else {}
+    for block_id, actions in values.items():
+        for element in (actions.values() if isinstance(actions, dict) else ()):
+            if isinstance(element, dict):
+                out[block_id] = _value(element)
     return out
+
+
+def _text(value: object) -> str | None:
+    return value.replace("\x00", "") if isinstance(value, str) else None
+
+
+def _chosen(option: object) -> str | None:
+    return _text(option.get("value")) if isinstance(option, dict) else None
+
+
+def _value(state: dict[str, Any]) -> object:
+    """One input's value; what is not of the type its kind gives reads as not given."""
+    kind = state.get("type")
+    if kind == "static_select":
+        return _chosen(state.get("selected_option"))
+    if kind == "multi_static_select":
+        options = state.get("selected_options")
+        return [v for v in map(_chosen, options if isinstance(options, list) else []) if v is not None]
+    if kind == "users_select":
+        return _text(state.get("selected_user"))
+    if kind == "datepicker":
+        return _text(state.get("selected_date"))
+    if kind == "datetimepicker":
+        stamp = state.get("selected_date_time")
+        if isinstance(stamp, bool) or not isinstance(stamp, int | float | str) or not stamp:
+            return None
+        try:
+            return datetime.fromtimestamp(int(stamp), UTC).isoformat()
+        except (ValueError, OverflowError, OSError):
+            return None
+    return _text(state.get("value"))

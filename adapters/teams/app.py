@@ -93,10 +93,11 @@ class TeamsAdapter:
         """`POST /api/messages`: 401 unless authenticated, 400 for what is not an activity, else run the bot."""
         try:
             raw = await request.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, LookupError, RecursionError):  # not JSON, not UTF-8, an unknown charset, too deep
             return web.Response(status=400, text="expected a JSON activity")
-        if not isinstance(raw, dict) or not raw.get("type"):
+        if inbound.problem(raw) is not None:
             return web.Response(status=400, text="expected a JSON activity")
+        raw = inbound.clean(raw)
         try:
             activity = Activity().deserialize(raw)
         except DeserializationError:
@@ -237,7 +238,8 @@ class TeamsAdapter:
         """To the presser only: in the invoke's answer, or (for Action.Submit) in their 1:1 chat."""
         if not invoke:
             await self._quietly(self.chat.tell(Audience(handle.user_id, handle.conversation_id, handle.encode()), card))
-        return message(render.plain(words(card)))
+        # People and rooms by name ("Ask Bob …"), as the card itself would show them.
+        return message(render.plain(words(card), names=await self.chat.names([card])))
 
     async def _quietly(self, call: Any) -> None:
         try:

@@ -57,6 +57,8 @@ APP_IN_CHAT = "TeamsAppInstallation.ReadWriteForChat.All"
 CHAT_MEMBERS = "ChatMember.ReadWrite.All"
 CHANNEL_CREATE = "Channel.Create"
 CHANNEL_SETTINGS = "ChannelSettings.ReadWrite.All"
+CHANNEL_READ = "Channel.ReadBasic.All"
+TEAM_MEMBERS = "TeamMember.Read.All"
 APP_CATALOG = "AppCatalog.Read.All"
 USER_READ = "User.Read.All"
 
@@ -208,6 +210,12 @@ class Graph:
                                     permission=CHAT_MEMBERS)
         return [str(m["userId"]) for m in reply.body.get("value") or [] if isinstance(m, dict) and m.get("userId")]
 
+    async def team_members(self, team_id: str, *, step: str = "team_members") -> list[str]:
+        """The Entra user ids of a team's members (everyone who can read its standard channels)."""
+        reply = await self._request("GET", "/teams/{team}/members", {"team": team_id}, step=step,
+                                    permission=TEAM_MEMBERS)
+        return [str(m["userId"]) for m in reply.body.get("value") or [] if isinstance(m, dict) and m.get("userId")]
+
     async def add_chat_member(self, chat_id: str, user_id: str, *, step: str = "add_member") -> None:
         """Add someone to a group chat as an owner, like everyone else in it; already a member (409) is fine."""
         body = {"@odata.type": MEMBER_TYPE, "roles": ["owner"], "user@odata.bind": self._bind(f"/users('{user_id}')")}
@@ -232,6 +240,17 @@ class Graph:
         if reply.status >= 300:
             raise self._failure("POST", template, step, CHANNEL_CREATE, reply)
         return self._id(reply, "POST", template, step)
+
+    async def find_channel(self, team_id: str, name: str, *, step: str = "create_channel") -> str | None:
+        """The id of the team's channel named `name` (as `create_channel` would have named it), or None."""
+        wanted = channel_name(name)
+        escaped = wanted.replace("'", "''")
+        reply = await self._request("GET", "/teams/{team}/channels", {"team": team_id}, step=step,
+                                    permission=CHANNEL_READ, query={"$filter": f"displayName eq '{escaped}'"})
+        for channel in reply.body.get("value") or []:
+            if isinstance(channel, dict) and channel.get("displayName") == wanted and channel.get("id"):
+                return str(channel["id"])
+        return None
 
     async def set_channel_description(self, team_id: str, channel_id: str, description: str, *,
                                       step: str = "set_topic") -> None:

@@ -17,8 +17,14 @@ from bot.domain import Actor
 
 PLATFORM = "teams"
 PERSONAL = "personal"
+CARD_ACTION = "adaptiveCard/action"
+# Deeper JSON than any activity Teams sends: refused before it is walked.
+MAX_DEPTH = 32
 _LEADING_BREACH = re.compile(r"^breach\b\s*", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
+# Conversation ids (a team, a channel, a chat: `19:…`) are what a mention of everyone in it names.
+_CONVERSATION_ID = re.compile(r"^19:")
+_PEOPLE = ("person", "user")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,66 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def clean(value: Any) -> Any:
+    """The activity with NUL characters removed from every text and key (PostgreSQL cannot store them).
+
+    Call it on an activity that passed `problem`, whose depth is bounded.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _strings(value: Any, *keys: str) -> bool:
+    """`value` is absent, or an object whose `keys` are each absent, null or a string."""
+    if value is None:
+        return True
+    return isinstance(value, dict) and all(value.get(k) is None or isinstance(value[k], str) for k in keys)
+
+
+def problem(raw: Any) -> str | None:
+    """Why a parsed body is not an activity Breachroom reads, or None; botbuilder and the handlers trust the rest."""
+    if not isinstance(raw, dict) or not raw.get("type") or not isinstance(raw["type"], str):
+        return "not an activity"
+    if _too_deep(raw):
+        return "nested too deeply"
+    if not (_strings(raw, "id", "text", "serviceUrl", "channelId", "replyToId", "name", "textFormat")
+            and _strings(raw.get("from"), "id", "name", "aadObjectId")
+            and _strings(raw.get("recipient"), "id", "name")
+            and _strings(raw.get("conversation"), "id", "conversationType", "tenantId")
+            and _strings(raw.get("channelData"))
+            and _strings(_dict(raw.get("channelData")).get("tenant"), "id")):
+        return "a malformed field"
+    entities = raw.get("entities")
+    if entities is not None and not (isinstance(entities, list) and all(isinstance(e, dict) for e in entities)):
+        return "`entities` is not a list of objects"
+    if raw["type"] == "invoke" and raw.get("name") == CARD_ACTION:
+        value = raw.get("value")
+        if not isinstance(value, dict) or not _strings(value.get("action")) or not _strings(
+                _dict(value.get("action")).get("data")):
+            return "a card action without its data"
+    return None
+
+
 def tenant_of(activity: dict[str, Any]) -> str:
     conversation = _dict(activity.get("conversation"))
     tenant = _dict(_dict(activity.get("channelData")).get("tenant"))
@@ -79,22 +145,46 @@ def handle_of(activity: dict[str, Any]) -> Handle:
         channel_id=str(activity.get("channelId") or "msteams"),
         bot_id=str(_dict(activity.get("recipient")).get("id") or ""),
         user_id=str(sender.get("id") or ""),
-        aad_object_id=sender.get("aadObjectId"),
+        aad_object_id=_str(sender.get("aadObjectId")) or None,
     )
 
 
+def _person(entity: dict[str, Any]) -> str | None:
+    """The id of the person a mention entity names; None for anything else (a tag, a channel, a team, a chat)."""
+    mentioned = _dict(entity.get("mentioned"))
+    who = mentioned.get("id")
+    if entity.get("type") != "mention" or not who or not isinstance(who, str):
+        return None
+    kind = mentioned.get("type") or mentioned.get("mentionType") or "person"
+    if kind not in _PEOPLE or _CONVERSATION_ID.match(who):
+        return None
+    return who
+
+
+def _entities(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    entities = activity.get("entities")
+    return [_dict(e) for e in entities] if isinstance(entities, list) else []
+
+
 def neutral_text(activity: dict[str, Any]) -> str:
-    """The typed text in neutral markup: the bot's own mention removed, other mentions as `@{id}`."""
-    text = str(activity.get("text") or "")
+    """The typed text in neutral markup: the bot's own mention removed, people's mentions as `@{id}`.
+
+    A mention of a tag, a channel, a team or a whole chat stays the words Teams showed (`@General`): text a person
+    typed never notifies everyone when Breachroom repeats it. NUL characters are removed.
+    """
+    text = _str(activity.get("text"))
     bot_id = _dict(activity.get("recipient")).get("id")
-    for entity in activity.get("entities") or []:
-        entity = _dict(entity)
-        mentioned = _dict(entity.get("mentioned"))
-        shown, who = entity.get("text"), mentioned.get("id")
-        if entity.get("type") != "mention" or not shown or not who:
+    for entity in _entities(activity):
+        shown = entity.get("text")
+        if entity.get("type") != "mention" or not shown or not isinstance(shown, str):
             continue
-        text = text.replace(str(shown), " " if who == bot_id else f"@{{{who}}}")
-    text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
+        who = _person(entity)
+        if who is None:
+            words = " ".join(html.unescape(_TAG.sub(" ", shown)).split())
+            text = text.replace(shown, f" @{words.lstrip('{')} " if words else " ")
+        else:
+            text = text.replace(shown, " " if who == bot_id else f"@{{{who}}}")
+    text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ").replace("\x00", "")
     return " ".join(text.split())
 
 
@@ -102,11 +192,10 @@ def mentioned(activity: dict[str, Any]) -> dict[str, str]:
     """People mentioned in the text (not the bot), by id, with the name Teams showed."""
     bot_id = _dict(activity.get("recipient")).get("id")
     found: dict[str, str] = {}
-    for entity in activity.get("entities") or []:
-        mentioned = _dict(_dict(entity).get("mentioned"))
-        who = mentioned.get("id")
-        if _dict(entity).get("type") == "mention" and who and who != bot_id:
-            found[str(who)] = str(mentioned.get("name") or "")
+    for entity in _entities(activity):
+        who = _person(entity)
+        if who and who != bot_id:
+            found[who] = _str(_dict(entity.get("mentioned")).get("name"))
     return found
 
 

@@ -282,6 +282,55 @@ class TeamsChat:
                                              directory_id=directory_id, name=name)
         return found
 
+    # Facts for bot/access.py.
+
+    async def room_members(self, room_id: str) -> set[str] | None:
+        """Who is in the war room now, from Graph (so people added in Teams count): a group chat's members, or the
+        team's for a channel war room, as Teams user ids. Graph answers with Entra ids: they are matched to the
+        people Breachroom has seen (every sender is remembered before their command runs, so the person asking is
+        known). A 1:1 war room is its one person's. None when Graph is off (the Emulator) or fails."""
+        handle = Handle.decode(await people.room_handle(self.db, PLATFORM, room_id))
+        if handle is None:
+            return None
+        if handle.personal:
+            for user_id, raw in (await people.private_handles(self.db, PLATFORM)).items():
+                mine = Handle.decode(raw)
+                if mine is not None and mine.conversation_id == room_id:
+                    return {user_id}
+            return None
+        if self.graph is None:
+            return None
+        try:
+            if handle.conversation_type == "channel" and self.config.team_id:
+                directory = await self.graph.team_members(self.config.team_id)
+            elif handle.conversation_type == "groupChat":
+                directory = await self.graph.chat_members(room_id)
+            else:
+                return None
+        except ChatError:
+            return None
+        return await people.with_directory_ids(self.db, PLATFORM, directory)
+
+    async def is_admin(self, user_id: str) -> bool:
+        """Teams tells a bot of no admins: BREACHROOM_ADMINS names them."""
+        return False
+
+    async def group_members(self, group_id: str) -> set[str] | None:
+        """Teams has no user groups a bot can be given in a command."""
+        return None
+
+    async def find_room(self, name: str) -> RoomRef | None:
+        """A channel war room is found by its name in the team; a group chat cannot be looked up with the
+        application permissions Breachroom asks for, so its creation is not retried blindly either."""
+        if self.config.war_room != "channel" or self.graph is None or not self.config.team_id:
+            return None
+        channel_id = await self.graph.find_channel(self.config.team_id, name)
+        return RoomRef(id=channel_id, name=name) if channel_id else None
+
+    async def find_message(self, room_id: str, text: str) -> str | None:
+        """A bot cannot read a chat's messages without Graph permissions Breachroom does not ask for."""
+        return None
+
     async def invite(self, room_id: str, user_ids: list[str]) -> None:
         """Add whoever is not yet in the chat; a channel is open to its team and a 1:1 chat to its person."""
         handle = await self.handle_of(room_id)

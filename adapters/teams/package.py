@@ -44,11 +44,12 @@ COMMANDS = {
     "reopen": "Reopen a closed incident; its record continues",
     "responder": "responder @name: who leads when a breach happens; alone, shows who it is",
     "backup": "backup @name: the backup responder; alone, shows who it is",
+    "declarers": "declarers @name @name: who may declare (and the responder, backup, admins); everyone: anyone",
     "announce": "announce <channel>: also post summaries there, without client details; off stops it",
     "timezone": "timezone <Area/City>: the time zone deadlines are shown in",
     "drill": "drill <what happened>: a practice breach; every card says DRILL and nothing is announced",
 }
-# Thirteen commands, ten places: each scope leaves out the three least used there. Every command works in
+# Fourteen commands, ten places: each scope leaves out the four least used there. Every command works in
 # every scope all the same; `help` lists them all.
 SCOPE_COMMANDS = {
     # The war room: its work, and declaring (a second breach while one is open is a real case).
@@ -57,7 +58,7 @@ SCOPE_COMMANDS = {
     # Channels: where a breach (or a drill) is declared and, as an option, where the war room is.
     "team": ("breach", "drill", "decision", "status", "notice", "close", "responder", "backup", "announce", "help"),
     # The 1:1 chat: settings, rehearsing, and the war room of someone working alone.
-    "personal": ("breach", "drill", "responder", "backup", "timezone", "announce", "status", "decision", "notice",
+    "personal": ("breach", "drill", "responder", "backup", "declarers", "timezone", "status", "decision", "notice",
                  "help"),
 }
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")

@@ -140,7 +140,7 @@ class Console:
                 "closed": bool(incident and incident.status == "closed"),
                 "drill": bool(incident and incident.drill),
             })
-        room_id = request.query.get("room") or GENERAL
+        room_id = clean(request.query.get("room") or "") or GENERAL
         if room_id not in {r["id"] for r in listed}:
             room_id = GENERAL
         shown = await chat.messages(self.core.db, room_id, me[0] if me else None)
@@ -317,16 +317,34 @@ def _delivery(data: dict[str, Any]) -> str | None:
     return f"console|{sent}" if sent else None
 
 
+def clean(value: Any) -> Any:
+    """Typed text without NUL characters (PostgreSQL cannot store them), in strings, lists and objects alike."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    return value
+
+
 async def _data(request: web.Request) -> dict[str, Any]:
-    """A JSON body or a posted form (a field given several times becomes a list)."""
+    """A JSON body or a posted form (a field given several times becomes a list), NUL characters removed."""
     if request.content_type == "application/json":
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, RecursionError):
             body = await request.json()
-            return body if isinstance(body, dict) else {}
+            # The page sends flat objects; anything nested is not from it (and is not walked).
+            if isinstance(body, dict) and all(not isinstance(v, dict | list) or _flat(v) for v in body.values()):
+                return clean(body)
         return {}
     posted = await request.post()
     out: dict[str, Any] = {}
     for key in posted:
-        values = posted.getall(key)
-        out[key] = values if len(values) > 1 else values[0]
+        values = [v for v in posted.getall(key) if isinstance(v, str)]  # an uploaded file is no typed text
+        if values:
+            out[clean(key)] = clean(values if len(values) > 1 else values[0])
     return out
+
+
+def _flat(value: dict[str, Any] | list[Any]) -> bool:
+    return not any(isinstance(v, dict | list) for v in (value.values() if isinstance(value, dict) else value))

@@ -89,6 +89,26 @@ class ConsoleChat:
         self.hub.publish(kind="room", room=name, opened_by=members[0] if members else None)
         return RoomRef(id=name, name=name)
 
+    async def find_room(self, name: str) -> RoomRef | None:
+        found = await chat.room(self.db, name)
+        return RoomRef(id=found.id, name=found.name) if found else None
+
+    async def find_message(self, room_id: str, text: str) -> str | None:
+        """Console posts are written with their answer in one transaction: nothing is ever half-posted."""
+        return None
+
+    async def room_members(self, room_id: str) -> set[str] | None:
+        """The room's stored members: those it was opened for and those invited since."""
+        found = await chat.room(self.db, room_id)
+        return set(found.members) if found is not None else None
+
+    async def is_admin(self, user_id: str) -> bool:
+        """Names are not accounts here: BREACHROOM_ADMINS names admins."""
+        return False
+
+    async def group_members(self, group_id: str) -> set[str] | None:
+        return None
+
     async def _room(self, room_id: str, step: str) -> None:
         if await chat.room(self.db, room_id) is None:
             raise ChatError("channel_not_found", step)

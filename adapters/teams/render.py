@@ -12,9 +12,8 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cards import (
     Button,
@@ -30,6 +29,7 @@ from bot.cards import (
     Header,
     Text,
 )
+from bot.zones import zone_of
 
 SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -61,7 +61,6 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _SPAN = re.compile(r"[@#]\{[^{}\s]+\}|\[[^\]\n]+\]\(https?://[^)\s]+\)|`[^`\n]+`")
 _AT_TAG = re.compile(r"<(/?at)>", re.IGNORECASE)
-_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
 
 class People:
@@ -308,20 +307,6 @@ def attachment(content: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # Forms: what Slack shows as a modal is, in Teams, a card of inputs with one submit button.
-
-
-def zone_of(name: str | None) -> tzinfo:
-    """`Europe/Berlin`, `+02:00` or nothing (UTC); ValueError for anything else."""
-    if not name or name.upper() == "UTC":
-        return UTC
-    offset = _OFFSET.match(name)
-    if offset:
-        sign = -1 if offset[1] == "-" else 1
-        return timezone(sign * timedelta(hours=int(offset[2]), minutes=int(offset[3])))
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
 
 
 def _local(instant: str, zone: tzinfo) -> tuple[str, str] | None:

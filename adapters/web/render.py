@@ -9,9 +9,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cards import (
     Button,
@@ -27,13 +26,13 @@ from bot.cards import (
     Header,
     Text,
 )
+from bot.zones import zone_of
 
 _TOKEN = re.compile(r"([@#])\{([^{}\s]+)\}")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _ITALIC = re.compile(r"(?<![\w*])_([^_\n]+)_(?!\w)")
 _CODE = re.compile(r"`([^`\n]+)`")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?://|/)[^)\s]+)\)")
-_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
 
 def text(markup: str, names: Mapping[str, str] | None = None) -> str:
@@ -111,16 +110,11 @@ def note(markup: str, names: Mapping[str, str] | None = None) -> str:
 # Forms.
 
 
-def zone_of(name: str | None) -> tzinfo:
-    if not name or name.upper() == "UTC":
-        return UTC
-    offset = _OFFSET.match(name)
-    if offset:
-        sign = -1 if offset[1] == "-" else 1
-        return timezone(sign * timedelta(hours=int(offset[2]), minutes=int(offset[3])))
+def _zone(name: str | None) -> tzinfo:
+    """The form's zone; an unknown one is read as UTC (the page only sends zones the server gave it)."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone_of(name)
+    except ValueError:
         return UTC
 
 
@@ -171,7 +165,7 @@ def form(form: Form, *, zone: str | None = None, people: Mapping[str, str] | Non
          names: Mapping[str, str] | None = None) -> str:
     """A form as the inside of a `<dialog>`: one labelled input per field, an error slot under each."""
     zone_name = zone or "UTC"
-    tz = zone_of(zone_name)
+    tz = _zone(zone_name)
     body = [f"<h3>{text(form.title, names)}</h3>"]
     if form.intro:
         body.append(f"<p>{text(form.intro, names)}</p>")
@@ -197,7 +191,7 @@ def form_values(data: Mapping[str, Any]) -> dict[str, object]:
     Date-and-time inputs are read in the form's zone and given as ISO 8601 in UTC.
     """
     kinds = dict(pair.split(":", 1) for pair in str(data.get("__kinds") or "").split(",") if ":" in pair)
-    zone = zone_of(str(data.get("__zone") or ""))
+    zone = _zone(str(data.get("__zone") or ""))
     out: dict[str, object] = {}
     errors: dict[str, str] = {}
     for name, kind in kinds.items():

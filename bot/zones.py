@@ -1,0 +1,23 @@
+"""Time zones as forms carry them: an IANA name (`Europe/Berlin`), a fixed offset (`+02:00`) or nothing (UTC)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+
+
+def zone_of(name: str | None) -> tzinfo:
+    """The zone for `name`; ValueError for anything that is not one."""
+    if not name or name.upper() == "UTC":
+        return UTC
+    offset = _OFFSET.match(name)
+    if offset:
+        sign = -1 if offset[1] == "-" else 1
+        return timezone(sign * timedelta(hours=int(offset[2]), minutes=int(offset[3])))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {name!r}") from None

@@ -5,10 +5,12 @@ The rules (the README's "Who may do what"):
 - Declare a breach or a drill: anyone in the workspace, unless `/breach declarers` named people and user
   groups; then those people and the members of those groups, and also the workspace's responder, its backup
   and admins (they set the list, and are invited to every war room anyway).
-- Press a checklist step (Done or Undo) and record a decision (typed, or with the form): the people in the
-  incident's war room as the platform reports them now (Slack: the channel's members, cached at most 60 s and
-  dropped when Slack says someone joined or left; Teams: the chat's members, or the team's for a channel war
-  room; the console: the room's members). People added through Slack's or Teams' own interface count.
+- Press a checklist step (Done or Undo), record a decision (typed, or with the form), mark a deadline done, edit
+  the notice facts, draft the client notice, ask for changes to a draft, record clock facts, invite people to the
+  war room: the people in the incident's war room as the platform reports them now (Slack: the channel's
+  members, cached at most 60 s and dropped when Slack says someone joined or left; Teams: the chat's members, or
+  the team's for a channel war room, cached likewise and dropped on a `conversationUpdate`; the console: the
+  room's members). People added through Slack's or Teams' own interface count.
 - Approve a client notice, close (and close anyway), reopen, change the incident's responder or backup
   (`/breach responder @x` inside its war room): that incident's responder or backup, or an admin.
 - Change the workspace's responder or backup (outside a war room): anyone while neither is set (the first
@@ -106,18 +108,29 @@ async def is_lead(core: Core, actor: Actor, incident: Incident) -> bool:
     return actor.user_id in leads(incident) or await is_admin(core, actor)
 
 
+async def members(core: Core, incident: Incident) -> set[str] | None:
+    """The people in the incident's war room now, as the platform reports them; None when it cannot say."""
+    room_id = incident.channel_id
+    port = core.ports.get(incident.platform)
+    return await _ask(port.room_members(room_id), None, f"who is in {room_id}") if port and room_id else None
+
+
 async def in_room(core: Core, actor: Actor, incident: Incident) -> bool:
     """In the incident's war room now, as the platform reports it; let in when the platform cannot say."""
     room_id = incident.channel_id
-    port = core.ports.get(incident.platform)
-    members = await _ask(port.room_members(room_id), None, f"who is in {room_id}") if port and room_id else None
-    if members is None:
+    members_now = await members(core, incident)
+    if members_now is None:
         # No room yet (its buttons exist nowhere), no port, or the platform cannot say.
         _once(incident.platform, room_id or f"incident {incident.id}", "access: %s cannot say who is in the war "
               "room of incident %s (%s): anyone who reaches it may press its checklist and record decisions",
               incident.platform, incident.id, room_id or "no room yet")
         return True
-    return actor.user_id in members
+    return actor.user_id in members_now
+
+
+def named_declarers(settings: Workspace) -> set[str]:
+    """Who may declare without asking the platform anything: the people named, and the leads."""
+    return {e["user"] for e in settings.declarers if e.get("user")} | workspace_leads(settings)
 
 
 async def may_declare(core: Core, actor: Actor, settings: Workspace | None) -> bool:
@@ -125,8 +138,8 @@ async def may_declare(core: Core, actor: Actor, settings: Workspace | None) -> b
     entries = settings.declarers if settings else []
     if not entries:
         return True
-    people = {e["user"] for e in entries if e.get("user")}
-    if actor.user_id in people | workspace_leads(settings):
+    assert settings is not None
+    if actor.user_id in named_declarers(settings):
         return True
     port = core.ports.get(actor.platform)
     for group in (e["group"] for e in entries if e.get("group")):

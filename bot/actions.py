@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from bot import checklist, clock_facts, clocks, closing, decisions, notice_drafts, notice_facts, views
+from bot.cards import literal
 from bot.core import Core, Reply
 from bot.declare import declare_from_form
-from bot.domain import Actor
+from bot.domain import Actor, parse_id
 
 Press = Callable[[Core, Actor, str, str | None], Awaitable[Reply]]
 Submit = Callable[[Core, Actor, str, Mapping[str, object], str | None], Awaitable[Reply]]
@@ -20,9 +21,10 @@ OUT_OF_DATE = "That button is out of date."
 
 def _for_incident(use_case: Callable[[Core, Actor, int], Awaitable[Reply]]) -> Press:
     async def pressed(core: Core, actor: Actor, value: str, room: str | None) -> Reply:
-        if not value.isdigit():
+        incident_id = parse_id(value)
+        if incident_id is None:
             return Reply(card=views.note(OUT_OF_DATE))
-        return await use_case(core, actor, int(value))
+        return await use_case(core, actor, incident_id)
 
     return pressed
 
@@ -40,7 +42,7 @@ async def _decision_form(core: Core, actor: Actor, value: str, room: str | None)
 
 
 async def _changes_form(core: Core, actor: Actor, value: str, room: str | None) -> Reply:
-    return notice_drafts.changes_form(value)
+    return await notice_drafts.changes_form(core, actor, value)
 
 
 async def _approve(core: Core, actor: Actor, value: str, room: str | None) -> Reply:
@@ -85,13 +87,29 @@ async def _changes(core: Core, actor: Actor, meta: str, values: Mapping[str, obj
     return await notice_drafts.request_changes(core, actor, meta, values)
 
 
+def _as_typed(value: object) -> object:
+    if isinstance(value, list):
+        return [_as_typed(v) for v in value]
+    return literal(value) if isinstance(value, str) else value
+
+
+def _typed(use_case: Submit) -> Submit:
+    """A form's values are what the person typed or picked: a `@{U1}` typed in a text field names nobody
+    (`literal`), as in a typed command. Pickers give plain ids, which it leaves as they are."""
+
+    async def submitted(core: Core, actor: Actor, meta: str, values: Mapping[str, object], key: str | None) -> Reply:
+        return await use_case(core, actor, meta, {name: _as_typed(v) for name, v in values.items()}, key)
+
+    return submitted
+
+
 # Each form's use case, and the field that shows an error about no field in particular.
 FORMS: dict[str, tuple[Submit, str]] = {
-    clock_facts.CLOCK_SUBMIT: (_clock, "why"),
-    views.DECISION_SUBMIT: (_decision, "decision"),
-    views.DECLARE_SUBMIT: (_declare, "summary"),
-    notice_facts.FACTS_SUBMIT: (_facts, "what_happened"),
-    notice_drafts.CHANGES_SUBMIT: (_changes, "changes"),
+    clock_facts.CLOCK_SUBMIT: (_typed(_clock), "why"),
+    views.DECISION_SUBMIT: (_typed(_decision), "decision"),
+    views.DECLARE_SUBMIT: (_typed(_declare), "summary"),
+    notice_facts.FACTS_SUBMIT: (_typed(_facts), "what_happened"),
+    notice_drafts.CHANGES_SUBMIT: (_typed(_changes), "changes"),
 }
 
 

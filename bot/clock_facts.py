@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import clocks, drills, incident_facts, notice_facts, views
+from bot import access, clocks, drills, incident_facts, notice_facts, outbox, views
 from bot.cards import Card, Form, FormErrors, FormField, Option, Text, mention
 from bot.core import Core, Reply
-from bot.domain import Actor
+from bot.domain import Actor, parse_id
 from bot.notices.facts import FactsError, parse_facts
 from bot.ports import ChatPort
 from storage import queries
@@ -44,10 +44,16 @@ CHOICES: dict[str, tuple[str, tuple[Option, ...]]] = {
 }
 DELAY = {"le_requested_at": "Law enforcement asked to delay notice on", "le_until": "Delay until",
          "le_requested_by": "Delay requested by (agency)"}
+RECORD = "record clock facts"  # what a refusal says the people in the war room can do
+POST = "clock.facts"  # the card listing what was recorded, owed to the war room (bot/outbox.py); ref: decision ids
 
 
 async def clock_form(core: Core, actor: Actor, incident: Incident) -> Reply:
-    """`/breach clock`: record when things happened and the assessments that start or stop the clocks."""
+    """`/breach clock`: record when things happened and the assessments that start or stop the clocks. For the
+    people in the war room (others are told so before they fill anything in)."""
+    if not await access.in_room(core, actor, incident):
+        return await access.refuse(core, actor, "open the clock facts form: not in the war room",
+                                   access.not_in_room(incident, RECORD), incident=incident)
     raw = await incident_facts.raw_facts(core, incident)
     fields: list[FormField] = []
     for kind, label in EVENTS.items():
@@ -115,13 +121,18 @@ def _shown(value: Any) -> str:
 
 
 async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str, object]) -> Reply:
-    """Record each changed clock fact as a decision (who, when, why); the card and reminders follow."""
-    if not value.isdigit():
+    """Record each changed clock fact as a decision (who, when, why); the card and reminders follow. Only the
+    people in the war room may (a form sent anyway, old or forged, is refused and nothing of it kept)."""
+    incident_id = parse_id(value)
+    if incident_id is None:
         return Reply(card=views.note("That form is out of date. Type `/breach clock` again."))
     async with core.db.reading() as session:
-        incident = await queries.incident(session, int(value))
+        incident = await queries.incident(session, incident_id)
     if incident is None or incident.team_id != actor.team_id:
         return Reply(card=views.note("I can't find that incident any more."))
+    if not await access.in_room(core, actor, incident):
+        return await access.refuse(core, actor, "record clock facts: not in the war room",
+                                   access.not_in_room(incident, RECORD), incident=incident)
     current = await incident_facts.raw_facts(core, incident)
     changes: dict[str, Any] = {}
     for kind in EVENTS:
@@ -162,7 +173,7 @@ async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str
         raise FormErrors({field: str(exc)[:150]}) from None
     why = notice_facts.text_value(values, "why")
     now = core.clock()
-    lines = []
+    lines, recorded = [], []
     async with core.db.transaction() as session:
         await core.db.lock_key(session, f"decision:{incident.id}")
         stored = await queries.incident(session, incident.id or 0)
@@ -172,23 +183,35 @@ async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str
                 f"Decided not to notify: {kind.split('.', 1)[-1]}")
             text = f"{label}: {_shown(new)}"
             lines.append(text)
-            session.add(Decision(incident_id=incident.id or 0, text=text, rationale=why, decided_by=actor.user_id,
-                                 decided_at=now, kind=kind, value=json.dumps(new)))
+            recorded.append(Decision(incident_id=incident.id or 0, text=text, rationale=why,
+                                     decided_by=actor.user_id, decided_at=now, kind=kind, value=json.dumps(new)))
+            session.add(recorded[-1])
             queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                            action="clock.recorded", detail=text + (f" (why: {why})" if why else ""), at=now,
                            incident_id=incident.id)
         if "discovered_at" in changes and stored is not None:
             stored.discovered_at = datetime.fromisoformat(str(changes["discovered_at"]))
-    room_id = incident.channel_id
+        await session.flush()
+        room_id = outbox.owe(session, incident, POST, json.dumps([d.id for d in recorded]), now=now)
 
     async def post(port: ChatPort) -> None:
-        if room_id:
-            body = "\n".join(f"• {line}" for line in lines) + (f"\n_Why:_ {why}" if why else "")
-            await port.post_cards(room_id, [Card(
-                fallback="Clock facts recorded",
-                parts=(Text(f"**Clock facts recorded** by {mention(actor.user_id)}\n{body}"),))])
+        await outbox.poster(core, incident.platform, room_id)(port)
         await clocks.refresh(core, incident.id or 0, port)
 
     return drills.scoped(incident, Reply(
         card=views.note(f"Recorded {len(lines)} clock fact(s); the deadline card is updated."),
-        work=[post], room=room_id))
+        work=[post], room=incident.channel_id))
+
+
+@outbox.renders(POST)
+async def _facts_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    """The facts recorded together, who recorded them and why, from their decisions."""
+    async with core.db.reading() as session:
+        found = [await session.get(Decision, decision_id) for decision_id in json.loads(ref)]
+    recorded = [d for d in found if d is not None]
+    if not recorded:
+        return None
+    why = recorded[0].rationale
+    body = "\n".join(f"• {d.text}" for d in recorded) + (f"\n_Why:_ {why}" if why else "")
+    return outbox.Post(cards=(Card(fallback="Clock facts recorded", parts=(
+        Text(f"**Clock facts recorded** by {mention(recorded[0].decided_by)}\n{body}"),)),))

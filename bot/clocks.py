@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from bot import drills, incident_facts, reminders, views
+from bot import access, drills, incident_facts, reminders, views
 from bot.cards import (
     Button,
     Buttons,
@@ -24,7 +24,7 @@ from bot.cards import (
 from bot.core import Core, Reply
 from bot.deadlines.engine import Obligation, Result, obligations
 from bot.deadlines.wording import moment, remaining
-from bot.domain import Actor
+from bot.domain import Actor, parse_id
 from bot.notices.facts import FactsError, parse_facts
 from bot.ports import ChatError, ChatPort
 from storage import queries
@@ -115,7 +115,7 @@ async def refresh(core: Core, incident_id: int, port: ChatPort) -> None:
     card = clock_card(incident, result)
     async with core.message_locks[f"clocks:{incident_id}"]:
         if posted:
-            await port.update_cards(posted[0].channel_id, posted[0].message_id, [card])
+            await _update(core, incident_id, posted[0], port, card)
             return
         (message_id,) = await port.post_cards(incident.channel_id, [card])
         async with core.db.transaction() as session:
@@ -127,6 +127,22 @@ async def refresh(core: Core, incident_id: int, port: ChatPort) -> None:
             log.warning("incident %s: clock card not pinned (%s)", incident_id, exc.code)
 
 
+async def _update(core: Core, incident_id: int, message: PostedMessage, port: ChatPort, card: Card) -> None:
+    """Put the card in place; when the platform fails, the message is marked stale and the ticker renders it again
+    (bot/checklist.py `catch_up`) until one update gets through."""
+    try:
+        await port.update_cards(message.channel_id, message.message_id, [card])
+    except ChatError as exc:
+        log.warning("incident %s: deadline card update failed (%s); it will be retried", incident_id, exc.code)
+        stale = True
+    else:
+        if not message.stale:
+            return
+        stale = False
+    async with core.db.transaction() as session:
+        await session.execute(sa.update(PostedMessage).where(col(PostedMessage.id) == message.id).values(stale=stale))
+
+
 def refresher(core: Core, incident_id: int):  # type: ignore[no-untyped-def]
     async def run(port: ChatPort) -> None:
         await refresh(core, incident_id, port)
@@ -135,14 +151,22 @@ def refresher(core: Core, incident_id: int):  # type: ignore[no-untyped-def]
 
 
 async def mark_done(core: Core, actor: Actor, value: str) -> Reply:
-    """`Mark done` on an obligation: who and when are recorded once; a second press changes nothing."""
-    incident_id, _, key = value.partition("|")
-    if not incident_id.isdigit() or not key:
+    """`Mark done` on an obligation: who and when are recorded once; a second press changes nothing. Only the
+    people in the war room may (bot/access.py)."""
+    typed_id, _, key = value.partition("|")
+    incident_id = parse_id(typed_id)
+    if incident_id is None or not key:
         return Reply(card=views.note("That button is out of date."))
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+    if incident is not None and incident.team_id == actor.team_id and not await access.in_room(core, actor, incident):
+        return await access.refuse(core, actor, f"mark the deadline {key[:200]} done: not in the war room",
+                                   access.not_in_room(incident, "mark notification deadlines done"),
+                                   incident=incident)
     now = core.clock()
     async with core.db.transaction() as session:
         await core.db.lock_key(session, f"obligation:{incident_id}:{key}")  # two presses at once: one mark
-        incident = await queries.incident(session, int(incident_id))
+        incident = await queries.incident(session, incident_id)
         if incident is None or incident.team_id != actor.team_id:
             return Reply(card=views.note("I can't find that incident any more."))
         done = (await session.execute(select(ObligationMark).where(
@@ -155,7 +179,7 @@ async def mark_done(core: Core, actor: Actor, value: str) -> Reply:
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="obligation.done", detail=key, at=now, incident_id=incident.id)
     return drills.scoped(incident, Reply(card=views.note("Marked done. The deadline card is updated."),
-                                         work=[refresher(core, int(incident_id))]))
+                                         work=[refresher(core, incident_id)]))
 
 
 def reminder_text(incident: Incident, o: Obligation, now: datetime, zone: Any) -> str:
@@ -222,10 +246,11 @@ async def fire_reminders(core: Core, ports: Mapping[str, ChatPort]) -> int:
 
 
 async def open_incidents(core: Core) -> list[tuple[int, str]]:
-    """Each open incident with a war room, and its platform."""
+    """Each open incident with a war room, and its platform. A war room still being built is left to its
+    build, which posts the deadline card after the checklist."""
     async with core.db.reading() as session:
         rows = await session.execute(sa.select(Incident.id, Incident.platform).where(
-            Incident.status == "open", col(Incident.channel_id).is_not(None)))
+            Incident.status == "open", col(Incident.channel_id).is_not(None), Incident.build_status != "building"))
         return [(r[0], r[1]) for r in rows]
 
 

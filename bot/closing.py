@@ -8,11 +8,11 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import access, chart, drills, record, summary, views
+from bot import access, chart, drills, outbox, record, summary, views
 from bot.cards import Button, Buttons, Card, Header, Text, mention, room
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
-from bot.domain import DONE, Actor
+from bot.domain import DONE, Actor, parse_id
 from bot.grammar import channel
 from bot.ports import Attachment, ChatError, ChatPort
 from bot.war_room import topic
@@ -22,6 +22,10 @@ from storage.models import Incident
 
 log = logging.getLogger(__name__)
 INCIDENT_CLOSE = "incident.close"
+# What closing and reopening owe the rooms (bot/outbox.py), each rendered from the store when it is posted: the
+# summary and its chart in the war room, the detail-free summary in the announcement channel (refs: none, the
+# incident says it all), the note that it was reopened (ref: who reopened it).
+SUMMARY, SUMMARY_CHART, SUMMARY_PUBLIC, REOPENED = "summary", "summary.chart", "summary.public", "reopened"
 
 
 async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
@@ -58,11 +62,12 @@ async def request_close(core: Core, actor: Actor, incident: Incident) -> Reply:
 
 async def confirm_close(core: Core, actor: Actor, value: str) -> Reply:
     """The confirmation button: check again (things may have changed), then close exactly once."""
-    incident_id, _, mode = value.partition(":")
-    if not incident_id.isdigit() or mode not in ("normal", "force"):
+    typed_id, _, mode = value.partition(":")
+    incident_id = parse_id(typed_id)
+    if incident_id is None or mode not in ("normal", "force"):
         return Reply(card=views.note("That button is out of date. Type `/breach close` again."))
     async with core.db.reading() as session:
-        incident = await queries.incident(session, int(incident_id))
+        incident = await queries.incident(session, incident_id)
     if incident is None or incident.team_id != actor.team_id:
         return Reply(card=views.note("I can't find that incident any more."))
     if not await access.is_lead(core, actor, incident):
@@ -71,7 +76,7 @@ async def confirm_close(core: Core, actor: Actor, value: str) -> Reply:
     now = core.clock()
     section = summary.containment_section(core.playbook)
     async with core.db.transaction() as session:
-        incident = await queries.incident(session, int(incident_id))
+        incident = await queries.incident(session, incident_id)
         if incident is None:
             return Reply(card=views.note("I can't find that incident any more."))
         items = await queries.items(session, incident.id or 0)
@@ -88,46 +93,77 @@ async def confirm_close(core: Core, actor: Actor, value: str) -> Reply:
         detail = "closed anyway with open steps: " + "; ".join(i.label for i in open_steps) if open_steps else ""
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="incident.closed", detail=detail, at=now, incident_id=incident.id)
+        # Owed with the close, so that they reach the rooms even if the platform is down now. A drill is never
+        # announced, whatever the announcement channel.
+        settings = await queries.workspace(session, incident.platform, incident.team_id)
+        rooms = [outbox.owe(session, incident, SUMMARY, now=now), outbox.owe(session, incident, SUMMARY_CHART, now=now)]
+        if incident.channel_id and settings and settings.announce_channel_id and not incident.drill:
+            rooms.append(outbox.owe(session, incident, SUMMARY_PUBLIC, now=now, room_id=settings.announce_channel_id))
     return drills.scoped(incident, Reply(
         card=views.note(f"Incident {incident_id} is closed. The summary is being posted in the war room."),
-        work=[_poster(core, int(incident_id))]))
+        work=[_poster(core, incident_id, [r for r in rooms if r])]))
 
 
-def _poster(core: Core, incident_id: int):  # type: ignore[no-untyped-def]
+def _poster(core: Core, incident_id: int, rooms: list[str]):  # type: ignore[no-untyped-def]
     async def post(port: ChatPort) -> None:
-        await post_summary(core, incident_id, port)
+        await post_summary(core, incident_id, port, rooms)
 
     return post
 
 
-async def post_summary(core: Core, incident_id: int, port: ChatPort) -> None:
-    """Summary and chart in the war room, the detail-free version in the announcement channel, topic.
-
-    A drill is never announced, whatever the announcement channel.
-    """
-    result = await record.incident_summary(core.db, incident_id, core.playbook, person=mention)
-    if result is None or result.incident.channel_id is None:
-        return
-    incident = result.incident
-    port = drills.port_for(incident, port)
+async def post_summary(core: Core, incident_id: int, port: ChatPort, rooms: list[str]) -> None:
+    """What closing owes `rooms` (summary and chart in the war room, the detail-free summary in the announcement
+    channel: bot/outbox.py posts them, now or once the platform answers again), the topic and the checklist."""
     async with core.db.reading() as session:
-        settings = await queries.workspace(session, incident.platform, incident.team_id)
-    png = await asyncio.to_thread(chart.timeline_png, result)
+        incident = await queries.incident(session, incident_id)
+    if incident is None or incident.channel_id is None:
+        return
+    port = drills.port_for(incident, port)
     calls = [
-        port.post_cards(incident.channel_id, summary.cards(result)),
-        port.share_files(incident.channel_id, [Attachment(f"incident-{incident.id}-timeline.png", png,
-                                                          f"Incident {incident.id} timeline")],
-                         "Timeline of the incident: key times and checklist steps."),
+        outbox.poster(core, incident.platform, *rooms)(port),
         port.set_topic(incident.channel_id, topic(incident)),
         refresh_checklist(core, incident_id, port, sections={views.INTRO}),
     ]
-    if settings and settings.announce_channel_id and not incident.drill:
-        calls.append(port.post_cards(settings.announce_channel_id, summary.cards(result, public=True)))
     for outcome in await asyncio.gather(*calls, return_exceptions=True):
         if isinstance(outcome, ChatError):
             log.warning("incident %s: summary step failed (%s)", incident_id, outcome.code)
         elif isinstance(outcome, BaseException):
             log.error("incident %s: summary step failed (%s)", incident_id, type(outcome).__name__)
+
+
+async def _closed_summary(core: Core, incident: Incident) -> summary.Summary | None:
+    """The summary as the store has it now; None once the incident is open again (closing it again owes a new one)."""
+    if incident.status != "closed":
+        return None
+    return await record.incident_summary(core.db, incident.id or 0, core.playbook, person=mention)
+
+
+@outbox.renders(SUMMARY)
+async def _summary_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    result = await _closed_summary(core, incident)
+    return outbox.Post(cards=tuple(summary.cards(result))) if result else None
+
+
+@outbox.renders(SUMMARY_PUBLIC)
+async def _public_summary_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    result = await _closed_summary(core, incident)
+    return outbox.Post(cards=tuple(summary.cards(result, public=True))) if result and not incident.drill else None
+
+
+@outbox.renders(SUMMARY_CHART)
+async def _chart_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    result = await _closed_summary(core, incident)
+    if result is None:
+        return None
+    png = await asyncio.to_thread(chart.timeline_png, result)
+    return outbox.Post(files=(Attachment(f"incident-{incident.id}-timeline.png", png,
+                                         f"Incident {incident.id} timeline"),),
+                       comment="Timeline of the incident: key times and checklist steps.")
+
+
+@outbox.renders(REOPENED)
+async def _reopened_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    return outbox.Post(cards=(views.note(f"{mention(ref)} reopened incident {incident.id}. The record continues."),))
 
 
 async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
@@ -144,13 +180,13 @@ async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
             return drills.scoped(incident, Reply(card=views.note(f"Incident {incident.id} is open already.")))
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="incident.reopened", at=now, incident_id=incident.id)
+        outbox.owe(session, incident, REOPENED, actor.user_id, now=now)
     incident.status = "open"
     incident_id, room_id = incident.id or 0, incident.channel_id
 
     async def announce_in_room(port: ChatPort) -> None:
         if room_id:
-            await port.post_cards(room_id, [views.note(
-                f"{mention(actor.user_id)} reopened incident {incident_id}. The record continues.")])
+            await outbox.flush(core, port, incident.platform, room_id)
             await port.set_topic(room_id, topic(incident))
             await refresh_checklist(core, incident_id, port, sections={views.INTRO})
 
@@ -159,19 +195,26 @@ async def reopen(core: Core, actor: Actor, incident: Incident) -> Reply:
 
 
 async def announce(core: Core, actor: Actor, arg: str) -> Reply:
-    """`/breach announce #channel` sets where summaries go (without details); `off` stops it; alone, shows it."""
+    """`/breach announce #channel` sets where summaries go (without details); `off` stops it; alone, shows it.
+
+    Only a change writes: showing, or a channel not understood, leaves the workspace's settings as they are (and
+    creates none)."""
+    if not arg:
+        async with core.db.reading() as session:
+            shown = await queries.workspace(session, actor.platform, actor.team_id)
+        current = shown.announce_channel_id if shown is not None else None
+        if current:
+            return Reply(card=views.note(f"Post-incident summaries are announced in {room(current)}."))
+        return Reply(card=views.note(
+            "Summaries are not announced anywhere yet. `/breach announce #channel` chooses a channel."))
+    off = arg.strip().lower() in ("off", "none")
+    target = None if off else channel(arg)
+    if target is None and not off:
+        return Reply(card=views.note(
+            f"I couldn't find one channel in “{arg[:200]}”. Type `/breach announce #` and pick a channel."))
     async with core.db.transaction() as session:
         settings = await settings_for_update(core, session, actor)
         current = settings.announce_channel_id
-        if not arg:
-            if current:
-                return Reply(card=views.note(f"Post-incident summaries are announced in {room(current)}."))
-            return Reply(card=views.note(
-                "Summaries are not announced anywhere yet. `/breach announce #channel` chooses a channel."))
-        target = None if arg.strip().lower() in ("off", "none") else channel(arg)
-        if target is None and arg.strip().lower() not in ("off", "none"):
-            return Reply(card=views.note(
-                f"I couldn't find one channel in “{arg[:200]}”. Type `/breach announce #` and pick a channel."))
         settings.announce_channel_id = target
         settings.updated_at = core.clock()
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,

@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.cards import Card, Form
 from bot.domain import Actor
+from bot.pacing import Pacer
 from bot.playbook import Playbook
 from bot.ports import ChatPort
 from storage.db import Database
@@ -29,6 +31,8 @@ class Core:
     templates_dir: Path | None = None
     # Read-then-update of one posted message must not interleave, or an older render could land last.
     message_locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    # The incident's timeline count each posted checklist message was last drawn at (bot/checklist.py).
+    drawn: dict[str, int] = field(default_factory=dict)
     # How long one attempt at building a war room holds it (renewed at each step) before a sweep may take
     # over, and how long after a failed attempt the next one starts.
     build_lease: timedelta = timedelta(seconds=60)
@@ -39,6 +43,10 @@ class Core:
     # (who is in a room, who is an admin). Filled by the server as it starts each adapter; a platform without
     # one here cannot say, and bot/access.py treats it so.
     ports: dict[str, ChatPort] = field(default_factory=dict)
+    # Requests stored together when they arrive together (bot/batching.py), by what they store.
+    batches: dict[str, Any] = field(default_factory=dict)
+    # Requests being answered go before work after an acknowledgement (bot/pacing.py).
+    pacer: Pacer = field(default_factory=Pacer)
 
 
 @dataclass(frozen=True)

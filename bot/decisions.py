@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from bot import access, drills, views
+from bot import access, drills, outbox, views
 from bot.cards import FormErrors
 from bot.core import Core, Reply
-from bot.domain import Actor
-from bot.ports import ChatError, ChatPort
+from bot.domain import Actor, parse_id
 from storage import queries
-from storage.models import Decision
+from storage.models import Decision, Incident
 
 log = logging.getLogger(__name__)
 EMPTY_DECISION = (
@@ -19,6 +18,7 @@ EMPTY_DECISION = (
     "`/breach decision Take the file server offline until it is rebuilt`. "
     "You can also press **Record decision** on the pinned checklist."
 )
+POST = "decision"  # the decision's card, owed to the war room (bot/outbox.py); its ref is the decision's id
 
 
 async def record_decision(
@@ -59,18 +59,22 @@ async def record_decision(
             action="decision.recorded", detail=text + (f" (why: {rationale})" if rationale else ""),
             at=now, incident_id=incident_id,
         )
-    room_id = incident.channel_id
-    card = views.decision_card(decision, number)
-
-    async def post(port: ChatPort) -> None:
-        if room_id:
-            try:
-                await port.post_cards(room_id, [card])
-            except ChatError as exc:
-                log.warning("incident %s: decision not posted (%s)", incident_id, exc.code)
-
+        # Owed with the decision: it reaches the room even if the platform is down now (bot/outbox.py).
+        room_id = outbox.owe(session, incident, POST, decision.id or 0, now=now)
     confirmation = views.note(f"Decision {number} recorded. It is posted in the war room and kept in the record.")
-    return drills.scoped(incident, Reply(card=confirmation, work=[post], room=room_id))
+    return drills.scoped(incident, Reply(card=confirmation, work=[outbox.poster(core, incident.platform, room_id)],
+                                         room=incident.channel_id))
+
+
+@outbox.renders(POST)
+async def _decision_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    """The decision's card as it is numbered in the incident, from the store."""
+    async with core.db.reading() as session:
+        decision = await session.get(Decision, int(ref))
+        if decision is None:
+            return None
+        number = await queries.count_decisions(session, decision.incident_id, decision.id or 0)
+    return outbox.Post(cards=(views.decision_card(decision, number),))
 
 
 async def submit_decision_form(
@@ -79,21 +83,23 @@ async def submit_decision_form(
     text = str(values.get("decision") or "").strip()
     if not text:
         raise FormErrors({"decision": "Write the decision you took."})
-    if not value.isdigit():
+    incident_id = parse_id(value)
+    if incident_id is None:
         return Reply(card=views.note("That form is out of date. Use the button on the pinned checklist."))
     rationale = values.get("rationale")
     return await record_decision(
-        core, actor, int(value), text, str(rationale) if rationale else None, delivery_key=delivery_key
+        core, actor, incident_id, text, str(rationale) if rationale else None, delivery_key=delivery_key
     )
 
 
 async def open_decision_form(core: Core, actor: Actor, value: str) -> Reply:
     """The **Record decision** form, for the people in the war room (others are told so before typing)."""
-    if not value.isdigit():
+    incident_id = parse_id(value)
+    if incident_id is None:
         return Reply(card=views.note("That button is out of date. Use the pinned checklist in the war room."))
     async with core.db.reading() as session:
-        incident = await queries.incident(session, int(value))
+        incident = await queries.incident(session, incident_id)
     if incident is not None and incident.team_id == actor.team_id and not await access.in_room(core, actor, incident):
         return await access.refuse(core, actor, "open the decision form: not in the war room",
                                    access.not_in_room(incident, "record decisions"), incident=incident)
-    return Reply(form=views.decision_form(int(value)))
+    return Reply(form=views.decision_form(incident_id))

@@ -26,6 +26,24 @@ DATA_KINDS: dict[str, str] = {
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 OPEN, DONE = "open", "done"
+# Ids (and counts kept beside them) are INTEGER columns: signed 32-bit on PostgreSQL (64-bit on SQLite).
+MAX_INTEGER = 2**31 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """The row id a button or a form carries back (`"42"` → 42), or None when it cannot be one of ours.
+
+    Such values come from the person's client and may be anything: only ASCII digits count (`'²'.isdigit()` is
+    true, yet `int('²')` fails), and only what an INTEGER column holds (a larger number fails in the query itself:
+    PostgreSQL's NumericValueOutOfRange, SQLite's OverflowError).
+
+    >>> parse_id("42"), parse_id("²"), parse_id("-1"), parse_id("2147483648"), parse_id("9" * 5000)
+    (42, None, None, None, None)
+    """
+    if not text or len(text) > len(str(MAX_INTEGER)) or not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if number <= MAX_INTEGER else None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ SUBCOMMANDS = (
     "timezone",
     "drill",
     "declarers",
+    "invite",
 )
 # Sub-commands that only answer that they are coming in a later version (none at present).
 COMING_LATER: frozenset[str] = frozenset()

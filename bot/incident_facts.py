@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def story(summary: str) -> str:
+    """The summary as the notice's "what happened" until someone writes one: without the control characters a
+    facts file refuses (a summary is stored as typed, and one pasted with a bell or an escape in it would
+    otherwise make the clocks and the draft of its incident impossible to compute)."""
+    kept = "".join(c for c in summary[:STORY_LIMIT]
+                   if c in "\n\r\t" or unicodedata.category(c) not in ("Cc", "Cs"))
+    return kept.strip()
+
+
 def done_sentences(items: Sequence[ChecklistItem], playbook: Playbook) -> list[str]:
     """What the company has done, in the letter's words, from the checklist steps already done."""
     sentences = {i.key: i.notice for s in playbook.sections for i in s.items if i.notice}
@@ -32,7 +42,8 @@ def assemble(incident: Incident, company: Mapping[str, Any], items: Sequence[Che
              playbook: Playbook) -> dict[str, Any]:
     """The facts file of this incident: typed notice facts first, then what the war room already knows."""
     facts: dict[str, Any] = {k: v for k, v in incident.notice_facts.items() if v not in (None, "", [], {})}
-    facts.setdefault("what_happened", incident.summary[:STORY_LIMIT])
+    if story(incident.summary):
+        facts.setdefault("what_happened", story(incident.summary))
     if incident.discovered_at:
         facts["discovered_at"] = _iso(incident.discovered_at)
     facts["data_categories"] = list(incident.data_kinds)

@@ -9,9 +9,10 @@ was designated in advance: a change later does not rewrite that.
 
 from __future__ import annotations
 
+import json
 import logging
 
-from bot import access, drills, views
+from bot import access, drills, outbox, views
 from bot.cards import mention
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
@@ -24,6 +25,7 @@ from storage.models import Incident
 
 log = logging.getLogger(__name__)
 TITLES = {"responder": "responder", "backup": "backup responder"}
+POST = "incident.role"  # the note of who leads now, owed to the war room (bot/outbox.py); ref: [role, by, whom]
 
 
 async def show_or_change(core: Core, actor: Actor, incident: Incident, role: str, arg: str) -> Reply:
@@ -54,6 +56,7 @@ async def show_or_change(core: Core, actor: Actor, incident: Incident, role: str
             queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                            action=f"incident.{role}", detail=f"{previous or 'none'} -> {user_id}", at=now,
                            incident_id=stored.id)
+            outbox.owe(session, stored, POST, json.dumps([role, actor.user_id, user_id]), now=now)
     if previous == user_id:
         return drills.scoped(stored, Reply(card=views.note(
             f"{mention(user_id)} is already the {title} of incident {stored.id}.")))
@@ -62,17 +65,22 @@ async def show_or_change(core: Core, actor: Actor, incident: Incident, role: str
     async def announce(port: ChatPort) -> None:
         if not room_id:
             return
-        calls = ((port.invite, (room_id, [user_id])), (port.set_topic, (room_id, topic(stored))),
-                 (port.post_cards, (room_id, [views.note(
-                     f"{mention(actor.user_id)} made {mention(user_id)} the {title} of this incident.")])))
+        calls = ((port.invite, (room_id, [user_id])), (port.set_topic, (room_id, topic(stored))))
         for call, args in calls:
             try:
                 await call(*args)  # type: ignore[operator]
             except ChatError as exc:
                 log.warning("incident %s: new %s not fully announced (%s)", incident_id, role, exc.code)
+        await outbox.flush(core, port, stored.platform, room_id)  # the note: posted now, or once the platform answers
         await refresh_checklist(core, incident_id, port, sections={views.INTRO})
 
     return drills.scoped(stored, Reply(
         card=views.note(f"{mention(user_id)} is now the {title} of incident {incident_id} and is invited to its war "
                         "room. The workspace's responder for the next breach is unchanged."),
         work=[announce]))
+
+
+@outbox.renders(POST)
+async def _role_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    role, by, whom = json.loads(ref)
+    return outbox.Post(cards=(views.note(f"{mention(by)} made {mention(whom)} the {TITLES[role]} of this incident."),))

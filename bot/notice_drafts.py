@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -10,15 +11,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import col
 
-from bot import access, drills, incident_facts, notice_facts, views
+from bot import access, drills, incident_facts, notice_facts, outbox, views
 from bot.cards import Button, Buttons, Card, Context, Form, FormErrors, FormField, Header, Text, mention
 from bot.checklist import refresh_checklist
 from bot.core import Core, Reply
-from bot.domain import DONE, Actor, when
+from bot.domain import DONE, Actor, parse_id, when
 from bot.notices.draft import NoticeTemplateError, as_exercise, placeholders, render_markdown
 from bot.notices.facts import FactsError, parse_facts
-from bot.notices.word import markdown_to_docx
-from bot.ports import Attachment, ChatError, ChatPort
+from bot.ports import Attachment, ChatPort
 from storage import queries
 from storage.db import Database
 from storage.models import ChecklistItem, Incident, NoticeDraft
@@ -28,13 +28,21 @@ NOTICE_DRAFT = views.NOTICE_DRAFT
 APPROVE = "notice.approve"
 CHANGES_OPEN = "notice.changes"
 CHANGES_SUBMIT = "notice.changes.submit"
+# What the notice owes the war room (bot/outbox.py), rendered from the draft when posted (refs: the draft's id; for a
+# change request, [draft id, who asked] as JSON): its files, its card, the approval, a change request.
+FILES_POST, CARD_POST, APPROVED_POST, CHANGES_POST = ("notice.files", "notice.card", "notice.approved",
+                                                      "notice.changes_requested")
 
 async def draft(core: Core, actor: Actor, incident_id: int) -> Reply:
-    """Render a new version from the facts as they are now; keep it; share .docx and .md in the room."""
+    """Render a new version from the facts as they are now; keep it; share .docx and .md in the room. For the
+    people in the war room (bot/access.py)."""
     async with core.db.reading() as session:
         incident = await queries.incident(session, incident_id)
     if incident is None or incident.team_id != actor.team_id:
         return Reply(card=views.note("I can't find that incident any more."))
+    if not await access.in_room(core, actor, incident):
+        return await access.refuse(core, actor, "draft the client notice: not in the war room",
+                                   access.not_in_room(incident, "draft the client notice"), incident=incident)
     return drills.scoped(incident, await _draft(core, actor, incident))
 
 
@@ -48,6 +56,8 @@ async def _draft(core: Core, actor: Actor, incident: Incident) -> Reply:
                                            templates_dir=core.templates_dir)
         if incident.drill:
             markdown = as_exercise(markdown)
+        from bot.notices.word import markdown_to_docx  # python-docx is loaded when a letter is first made
+
         document = await asyncio.to_thread(markdown_to_docx, markdown)
     except FactsError as exc:
         return Reply(card=views.note(f"The notice facts need fixing first: {exc}. Press **Notice facts**."))
@@ -70,28 +80,63 @@ async def _draft(core: Core, actor: Actor, incident: Incident) -> Reply:
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="notice.drafted", detail=f"v{version}, {len(missing)} facts to confirm",
                        at=now, incident_id=incident_id)
-    draft_id, room_id = row.id or 0, incident.channel_id
-    card = draft_card(incident, row)
-    base = f"client-notice-incident-{incident_id}-v{version}"
+        # Owed with the draft, so that they reach the room even if the platform is down now: the files, then the
+        # card that points at them.
+        room_id = outbox.owe(session, incident, FILES_POST, row.id or 0, now=now)
+        outbox.owe(session, incident, CARD_POST, row.id or 0, now=now)
+    return Reply(card=views.note(f"Client notice v{version} drafted: it is in the war room."),
+                 work=[outbox.poster(core, incident.platform, room_id)])
 
-    async def share(port: ChatPort) -> None:
-        if not room_id:
-            return
-        try:
-            ids = await port.share_files(room_id, [
-                Attachment(f"{base}.docx", document, f"Client notice v{version} (Word)"),
-                Attachment(f"{base}.md", markdown.encode(), f"Client notice v{version} (Markdown)"),
-            ], f"Client notice draft v{version} for incident {incident_id}.")
-        except ChatError as exc:
-            log.warning("incident %s: notice upload failed (%s)", incident_id, exc.code)
-            ids = []
+
+async def _stored_draft(core: Core, ref: str | int) -> NoticeDraft | None:
+    async with core.db.reading() as session:
+        return await session.get(NoticeDraft, int(ref))
+
+
+@outbox.renders(FILES_POST)
+async def _files_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    """The draft as Word and Markdown files; the ids the platform gives them are kept on the draft."""
+    row = await _stored_draft(core, ref)
+    if row is None:
+        return None
+    base = f"client-notice-incident-{incident.id}-v{row.version}"
+
+    async def keep(ids: list[str]) -> None:
         async with core.db.transaction() as session:
-            stored = await session.get(NoticeDraft, draft_id)
+            stored = await session.get(NoticeDraft, row.id)
             if stored is not None:
                 stored.file_ids = ids
-        await port.post_cards(room_id, [card])
 
-    return Reply(card=views.note(f"Client notice v{version} drafted: it is in the war room."), work=[share])
+    files = (Attachment(f"{base}.docx", row.docx, f"Client notice v{row.version} (Word)"),
+             Attachment(f"{base}.md", row.markdown.encode(), f"Client notice v{row.version} (Markdown)"))
+    return outbox.Post(files=files, comment=f"Client notice draft v{row.version} for incident {incident.id}.",
+                       posted=keep)
+
+
+@outbox.renders(CARD_POST)
+async def _card_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    row = await _stored_draft(core, ref)
+    return outbox.Post(cards=(draft_card(incident, row),)) if row else None
+
+
+@outbox.renders(APPROVED_POST)
+async def _approved_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    row = await _stored_draft(core, ref)
+    if row is None or row.decided_by is None:
+        return None
+    return outbox.Post(cards=(views.note(
+        f"{mention(row.decided_by)} approved client notice v{row.version}. Send it to the affected clients "
+        "now: every day of waiting leaves them exposed."),))
+
+
+@outbox.renders(CHANGES_POST)
+async def _changes_post(core: Core, incident: Incident, ref: str) -> outbox.Post | None:
+    draft_id, user_id = json.loads(ref)
+    row = await _stored_draft(core, draft_id)
+    if row is None or not row.decision_note:
+        return None
+    return outbox.Post(cards=(views.note(
+        f"{mention(user_id)} asked for changes to client notice v{row.version}:\n{row.decision_note}"),))
 
 
 def draft_card(incident: Incident, row: NoticeDraft) -> Card:
@@ -118,10 +163,11 @@ def draft_card(incident: Incident, row: NoticeDraft) -> Card:
 
 async def approve(core: Core, actor: Actor, value: str) -> Reply:
     """Only the responder or the backup; only the latest version; never with facts still to confirm."""
-    if not value.isdigit():
+    draft_id = parse_id(value)
+    if draft_id is None:
         return Reply(card=views.note("That button is out of date."))
     async with core.db.reading() as session:
-        row = await session.get(NoticeDraft, int(value))
+        row = await session.get(NoticeDraft, draft_id)
         incident = await queries.incident(session, row.incident_id) if row else None
     if row is not None and incident is not None and incident.team_id == actor.team_id \
             and not await access.is_lead(core, actor, incident):
@@ -129,7 +175,7 @@ async def approve(core: Core, actor: Actor, value: str) -> Reply:
             core, actor, f"approve client notice v{row.version}: not the responder, backup or an admin",
             access.not_a_lead(incident, "approve the client notice") + " Ask them to read it and press Approve.",
             incident=incident)
-    incident, reply = await _approve(core, actor, int(value))
+    incident, reply = await _approve(core, actor, draft_id)
     return drills.scoped(incident, reply)
 
 
@@ -164,35 +210,55 @@ async def _approve(core: Core, actor: Actor, draft_id: int) -> tuple[Incident | 
                 queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                                action="item.done", detail=f"{item.label} (by approving notice v{row.version})",
                                at=now, incident_id=incident.id)
-    incident_id, room_id, version = incident.id or 0, incident.channel_id, row.version
+        room_id = outbox.owe(session, incident, APPROVED_POST, row.id or 0, now=now)
+    incident_id, version, platform = incident.id or 0, row.version, incident.platform
     sections = {i.section for i in ticked}
 
     async def announce(port: ChatPort) -> None:
-        if room_id:
-            await port.post_cards(room_id, [views.note(
-                f"{mention(actor.user_id)} approved client notice v{version}. Send it to the affected clients "
-                "now: every day of waiting leaves them exposed.")])
+        await outbox.poster(core, platform, room_id)(port)
         if sections:
             await refresh_checklist(core, incident_id, port, sections=sections)
 
     return incident, Reply(card=views.note(f"Client notice v{version} approved."), work=[announce])
 
 
-def changes_form(value: str) -> Reply:
-    if not value.isdigit():
+async def _outsider(core: Core, actor: Actor, draft_id: int, doing: str) -> Reply | None:
+    """The refusal when `actor` is not in the war room of the draft's incident; None when they may go on (or the
+    draft is not theirs to find, which the use case says)."""
+    async with core.db.reading() as session:
+        row = await session.get(NoticeDraft, draft_id)
+        incident = await queries.incident(session, row.incident_id) if row else None
+    if row is None or incident is None or incident.team_id != actor.team_id \
+            or await access.in_room(core, actor, incident):
+        return None
+    return await access.refuse(core, actor, f"{doing} v{row.version}: not in the war room",
+                               access.not_in_room(incident, "request changes to the client notice"),
+                               incident=incident)
+
+
+async def changes_form(core: Core, actor: Actor, value: str) -> Reply:
+    """The **Request changes** form, for the people in the war room (others are told so before typing)."""
+    draft_id = parse_id(value)
+    if draft_id is None:
         return Reply(card=views.note("That button is out of date."))
-    return Reply(form=notice_changes_form(int(value)))
+    refused = await _outsider(core, actor, draft_id, "open the change request form of client notice")
+    return refused or Reply(form=notice_changes_form(draft_id))
 
 
 async def request_changes(core: Core, actor: Actor, value: str, values: Mapping[str, object]) -> Reply:
+    """Ask for changes to a draft: for the people in the war room; an approved draft stays approved."""
     what = notice_facts.text_value(values, "changes")
     if not what:
         raise FormErrors({"changes": "Say what should change."})
-    if not value.isdigit():
+    draft_id = parse_id(value)
+    if draft_id is None:
         return Reply(card=views.note("That form is out of date."))
+    refused = await _outsider(core, actor, draft_id, "request changes to client notice")
+    if refused is not None:
+        return refused
     now = core.clock()
     async with core.db.transaction() as session:
-        row = await session.get(NoticeDraft, int(value))
+        row = await session.get(NoticeDraft, draft_id)
         incident = await queries.incident(session, row.incident_id) if row else None
         if row is None or incident is None or incident.team_id != actor.team_id:
             return Reply(card=views.note("I can't find that draft any more."))
@@ -203,14 +269,9 @@ async def request_changes(core: Core, actor: Actor, value: str, values: Mapping[
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="notice.changes_requested", detail=f"v{row.version}: {what}", at=now,
                        incident_id=incident.id)
-    room_id, version = incident.channel_id, row.version
-
-    async def post(port: ChatPort) -> None:
-        if room_id:
-            await port.post_cards(room_id, [views.note(
-                f"{mention(actor.user_id)} asked for changes to client notice v{version}:\n{what}")])
-
-    return drills.scoped(incident, Reply(work=[post], room=room_id))
+        room_id = outbox.owe(session, incident, CHANGES_POST, json.dumps([row.id, actor.user_id]), now=now)
+    return drills.scoped(incident, Reply(work=[outbox.poster(core, incident.platform, room_id)],
+                                         room=incident.channel_id))
 
 
 async def versions(db: Database, incident_id: int) -> list[NoticeDraft]:

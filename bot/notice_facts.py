@@ -7,16 +7,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot import clocks, drills, incident_facts, views
+from bot import access, clocks, drills, incident_facts, views
 from bot.cards import Form, FormErrors, FormField, Option
 from bot.core import Core, Reply
-from bot.domain import DATA_KINDS, Actor
+from bot.domain import DATA_KINDS, Actor, parse_id
 from bot.notices.facts import FactsError, parse_facts
 from bot.workspace import settings_for_update
 from storage import queries
 
 FACTS_OPEN = views.NOTICE_FACTS
 FACTS_SUBMIT = "notice.facts.submit"
+EDIT = "edit the notice facts"  # what a refusal says the people in the war room can do
 
 # Form field → where its value lives in the facts (a dotted key of the facts file).
 COMPANY_FIELDS = {
@@ -50,11 +51,14 @@ def _date_only(value: object) -> str | None:
 
 
 async def facts_form(core: Core, actor: Actor, incident_id: int) -> Reply:
-    """The "Notice facts" form, pre-filled with everything already known."""
+    """The "Notice facts" form, pre-filled with everything already known, for the people in the war room."""
     loaded = await incident_facts.load(core, incident_id)
     if loaded is None or loaded[0].team_id != actor.team_id:
         return Reply(card=views.note("I can't find that incident any more."))
     incident, settings, items = loaded
+    if not await access.in_room(core, actor, incident):
+        return await access.refuse(core, actor, "open the notice facts form: not in the war room",
+                                   access.not_in_room(incident, EDIT), incident=incident)
     raw = incident_facts.assemble(incident, settings.company if settings else {}, items, core.playbook)
     return Reply(form=notice_facts_form(incident.id or 0, _facts_initials(raw)))
 
@@ -79,6 +83,13 @@ def _facts_initials(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in initial.items() if v not in (None, "", ())}
 
 
+def _whole(text: str, *, commas: bool = True) -> int | None:
+    """A count as typed (`1,200`), or None: ASCII digits only (`'²'.isdigit()` is true, yet int() refuses it),
+    and no more than the INTEGER column the number of affected clients is kept in holds."""
+    digits = text.replace(",", "") if commas else text
+    return parse_id(digits)
+
+
 def text_value(values: Mapping[str, object], name: str) -> str | None:
     value = values.get(name)
     text = str(value).strip() if value is not None else ""
@@ -86,29 +97,37 @@ def text_value(values: Mapping[str, object], name: str) -> str | None:
 
 
 async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str, object]) -> Reply:
-    """Check the facts exactly as a facts file is checked; store them; errors go next to their fields."""
-    if not value.isdigit():
+    """Check the facts exactly as a facts file is checked; store them; errors go next to their fields. Only the
+    people in the war room may; a refused or out-of-date form stores nothing (not even the workspace's row)."""
+    incident_id = parse_id(value)
+    if incident_id is None:
         return Reply(card=views.note("That form is out of date. Press Notice facts again."))
-    incident_id = int(value)
+    async with core.db.reading() as session:
+        about = await queries.incident(session, incident_id)
+    if about is None or about.team_id != actor.team_id:
+        return Reply(card=views.note("I can't find that incident any more."))
+    if not await access.in_room(core, actor, about):
+        return await access.refuse(core, actor, "save the notice facts: not in the war room",
+                                   access.not_in_room(about, EDIT), incident=about)
     errors: dict[str, str] = {}
     regions: dict[str, int] = {}
     region_text = text_value(values, "regions")
     if region_text:
-        found = _REGION.findall(region_text)
-        if not found:
+        found = [(code, _whole(count)) for code, count in _REGION.findall(region_text)]
+        if not found or any(count is None for _, count in found):
             errors["regions"] = "Write codes and counts, e.g. US-CA 812, DE 40."
-        regions = {code.upper(): int(count.replace(",", "")) for code, count in found}
+        regions = {code.upper(): count for code, count in found if count is not None}
     affected = text_value(values, "affected_total")
-    if affected and not affected.replace(",", "").isdigit():
+    if affected and _whole(affected) is None:
         errors["affected_total"] = "Enter a whole number, e.g. 120."
     months = text_value(values, "ip_months")
-    if months and not months.isdigit():
+    if months and _whole(months, commas=False) is None:
         errors["ip_months"] = "Enter a number of months, e.g. 24."
     if errors:
         raise FormErrors(errors)
     company = {key: text_value(values, field) for field, (key, _) in COMPANY_FIELDS.items()}
     protection = {key: text_value(values, field) for field, (key, _) in PROTECTION_FIELDS.items()}
-    protection["months"] = int(months) if months else None
+    protection["months"] = _whole(months, commas=False) if months else None
     protection = {k: v for k, v in protection.items() if v is not None}
     if protection:
         protection["offered"] = bool(protection.get("provider"))
@@ -128,7 +147,7 @@ async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str
     if discovered:
         candidate["discovered_at"] = discovered
     if affected:
-        candidate["affected_total"] = int(affected.replace(",", ""))
+        candidate["affected_total"] = _whole(affected)
     try:
         facts = parse_facts(candidate)
     except FactsError as exc:
@@ -136,12 +155,15 @@ async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str
         field = _FIELD_OF_KEY.get(key) or _FIELD_OF_KEY.get(key.split(".")[0]) or "what_happened"
         raise FormErrors({field: str(exc)[:150]}) from None
     now = core.clock()
+    typed_company = {k: v for k, v in company.items() if v}
     async with core.db.transaction() as session:
-        settings = await settings_for_update(core, session, actor)
         incident = await queries.incident(session, incident_id)
         if incident is None or incident.team_id != actor.team_id:
             return Reply(card=views.note("I can't find that incident any more."))
-        settings.company = {k: v for k, v in company.items() if v}
+        # The company's details are the workspace's (kept for the next incident): its row is made only to hold some.
+        if typed_company or await queries.workspace(session, actor.platform, actor.team_id) is not None:
+            settings = await settings_for_update(core, session, actor)
+            settings.company = typed_company
         incident.notice_facts = {k: v for k, v in notice.items() if v not in (None, "", [], {})}
         incident.data_kinds = kinds
         incident.discovered_at = facts.discovered_at if isinstance(facts.discovered_at, datetime) else (

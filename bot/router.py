@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from bot import clock_facts, closing, drills, incident_roles, notice_drafts, notice_facts, views
+from bot import clock_facts, closing, drills, incident_roles, invites, notice_drafts, notice_facts, views
 from bot.core import Core, Invocation, Reply
 from bot.decisions import EMPTY_DECISION, record_decision
 from bot.declare import declare
@@ -79,7 +79,10 @@ async def handle(core: Core, inv: Invocation) -> Reply:
         )
     incident, items = await _room_incident(core, inv)
     if incident is None or incident.id is None:
-        return Reply(card=views.note(IN_ROOM_ONLY.format(name=name)))
+        outside = IN_ROOM_ONLY.format(name=name)
+        if name == "invite":  # the newest command word: a summary may well start with it
+            outside += f" To declare a breach, type `/breach declare {inv.text.strip()[:200]}`."
+        return Reply(card=views.note(outside))
     return drills.scoped(incident, await _in_room(core, inv, name, arg, incident, items))
 
 
@@ -110,6 +113,8 @@ async def _in_room(
         return await notice_drafts.draft(core, actor, incident.id)
     if name == "clock":
         return await clock_facts.clock_form(core, actor, incident)
+    if name == "invite":
+        return await invites.invite(core, actor, incident, arg)
     if name == "close":
         return await closing.request_close(core, actor, incident)
     if name == "reopen":

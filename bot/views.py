@@ -194,6 +194,7 @@ HELP_TEXT = """**Breachroom: run your breach response from here**
 `/breach drill <what happened>`: practise: a drill war room, every card marked DRILL, never announced; alone, a form
 `/breach decision <text>`: record a decision (in the war room)
 `/breach status`: progress, responder and open steps (in the war room)
+`/breach invite @name @name`: add people to the war room (in the war room, for the people in it)
 `/breach responder @name`: choose who leads when a breach happens; alone, shows who it is (in a war room: its own)
 `/breach backup @name`: choose a backup responder; alone, shows who it is (in a war room: that incident's)
 `/breach declarers @name @group`: only they (and the responder, backup and admins) may declare; `everyone` resets

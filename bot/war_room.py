@@ -21,7 +21,7 @@ from bot.domain import SEVERITIES
 from bot.grammar import room_slug
 from bot.ports import Audience, ChatError, ChatPort, RoomRef
 from storage import builds, queries
-from storage.builds import DONE, STARTED
+from storage.builds import DONE, PLANNED, STARTED
 from storage.models import Incident, PostedMessage
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ MAX_ATTEMPTS = 3
 # One platform call may take this long before it counts as failed (the adapters' own limit is the same).
 CALL_TIMEOUT = 10.0
 STEPS = ("invite", "topic", "checklist", "pin")
+# In memory only: the checklist's post is being kept together with the room (`_record_room`).
+KEPT = "kept with the room"
 
 
 def step_names(incident: Incident) -> dict[str, str]:
@@ -69,15 +71,34 @@ def names_for(incident: Incident) -> tuple[str, str]:
 _building: set[int] = set()  # builds this process is running now (a lease that ran out must not start a twin)
 
 
-async def build(core: Core, incident_id: int, port: ChatPort) -> None:
-    """One attempt at the war room of `incident_id`, unless another attempt holds the build."""
+def first_build(incident: Incident, lease: timedelta) -> dict[str, object]:
+    """The build record (a `RoomBuild` row) stored with a new incident: this process holds the lease from the
+    start and the room's name is planned, so that the first attempt sends `create` without a database round
+    trip before it."""
+    assert incident.id is not None
+    return {"incident_id": incident.id, "planned_name": names_for(incident)[0], "steps": {"create": PLANNED},
+            "attempts": 0, "lease_until": incident.declared_at + lease, "updated_at": incident.declared_at}
+
+
+async def build(core: Core, incident_id: int, port: ChatPort, *, declared: Incident | None = None) -> None:
+    """One attempt at the war room of `incident_id`, unless another attempt holds the build.
+
+    `declared` is the incident just stored with its `first_build`: its lease is this process's, unless the
+    attempt starts so late (a long queue) that a sweep may have taken it meanwhile.
+    """
     if incident_id in _building:
         return
-    if await builds.claim(core.db, incident_id, core.clock(), core.build_lease) is None:
+    now = core.clock()
+    if declared is not None and now - declared.declared_at < core.build_lease / 2:
+        pass
+    elif declared is not None:
+        if not await builds.keep(core.db, incident_id, declared.declared_at, now, core.build_lease):
+            return
+    elif await builds.claim(core.db, incident_id, now, core.build_lease) is None:
         return
     _building.add(incident_id)
     try:
-        await _attempt(core, incident_id, port)
+        await _attempt(core, incident_id, port, declared=declared)
     finally:
         _building.discard(incident_id)
 
@@ -111,30 +132,83 @@ async def _call(step: str, call: Awaitable[object]) -> object:
         raise ChatError("timeout", step) from None
 
 
-async def _attempt(core: Core, incident_id: int, port: ChatPort) -> None:
-    async with core.db.reading() as session:
-        incident = await queries.incident(session, incident_id)
-        assert incident is not None
-        build_row = await builds.current(session, incident_id)
-    port = drills.port_for(incident, port)
-    steps = dict(build_row.steps) if build_row else {}
-    problems: dict[str, str] = {}
-    if not incident.channel_id:
-        try:
-            created = await _create(core, incident, port, steps, build_row.planned_name if build_row else None)
-        except ChatError as exc:
-            await _finish(core, incident, port, {"create": _reason(exc)})
-            return
-        async with core.db.transaction() as session:
+async def _attempt(core: Core, incident_id: int, port: ChatPort, *, declared: Incident | None = None) -> None:
+    if declared is not None:
+        # Nothing has been sent for it yet; its first name was kept with it.
+        incident, steps, planned = declared, {}, names_for(declared)[0]
+    else:
+        async with core.db.reading() as session:
             stored = await queries.incident(session, incident_id)
             assert stored is not None
-            stored.channel_id, stored.channel_name = created.id, created.name
-            queries.record(session, platform=stored.platform, team_id=stored.team_id, actor="breachroom",
-                           action="room.opened", detail=f"#{created.name}", at=core.clock(), incident_id=incident_id)
-        await builds.record_step(core.db, incident_id, "create", DONE, core.clock(), core.build_lease)
-        incident.channel_id, incident.channel_name = created.id, created.name
-    room_id = incident.channel_id
-    assert room_id is not None
+            build_row = await builds.current(session, incident_id)
+        incident, steps = stored, dict(build_row.steps) if build_row else {}
+        planned = build_row.planned_name if build_row else None
+    port = drills.port_for(incident, port)
+    problems: dict[str, str] = {}
+    # The checklist is read and drawn while the room is being created, so that it is posted the moment the
+    # room exists.
+    drawing = asyncio.ensure_future(_draw_checklist(core, incident))
+    recorded: asyncio.Future[None] | None = None
+    try:
+        if not incident.channel_id:
+            try:
+                created, adopted = await _create(core, incident, port, steps, planned,
+                                                 name_kept=declared is not None or steps.get("create") == PLANNED)
+            except ChatError as exc:
+                await _finish(core, incident, port, {"create": _reason(exc)})
+                return
+            incident.channel_id, incident.channel_name = created.id, created.name
+            if adopted:
+                # A stopped attempt created it and may have posted in it too: look before posting.
+                steps.setdefault("checklist", STARTED)
+            # Kept while the checklist goes out: should this process stop before the room is on record, the
+            # next attempt finds the room by its name and the checklist by its text.
+            cards = await drawing
+            posting = steps.get("checklist") != DONE and cards is not None
+            recorded = asyncio.ensure_future(_record_room(core, incident_id, created, checklist=posting))
+            if posting:
+                steps["checklist"] = steps.get("checklist") or KEPT
+        room_id = incident.channel_id
+        assert room_id is not None
+        await _steps(core, incident, port, steps, problems, await drawing)
+    finally:
+        drawing.cancel()
+        if recorded is not None:
+            await recorded
+    await _finish(core, incident, port, problems)
+    if "checklist" not in problems:
+        # The deadline card comes after the checklist: the war room is usable before it is computed.
+        await clocks.refresh(core, incident_id, port)
+
+
+async def _record_room(core: Core, incident_id: int, created: RoomRef, *, checklist: bool) -> None:
+    """The room, and (when it is about to go out) that the checklist is being posted, in one transaction: on
+    record together or not at all, so a next attempt never posts the checklist twice."""
+    async with core.db.transaction() as session:
+        stored = await queries.incident(session, incident_id)
+        assert stored is not None
+        stored.channel_id, stored.channel_name = created.id, created.name
+        queries.record(session, platform=stored.platform, team_id=stored.team_id, actor="breachroom",
+                       action="room.opened", detail=f"#{created.name}", at=core.clock(), incident_id=incident_id)
+        await builds.record_steps(session, incident_id, {"create": DONE, **({"checklist": STARTED} if checklist
+                                                                          else {})}, core.clock(), core.build_lease)
+
+
+async def _draw_checklist(core: Core, incident: Incident) -> list[Card] | None:
+    """The checklist's cards, or None when an earlier attempt has posted them already."""
+    assert incident.id is not None
+    async with core.db.reading() as session:
+        if _checklist_messages(core, await queries.messages(session, incident.id)):
+            return None
+        items = await queries.items(session, incident.id)
+    return views.checklist_cards(incident, items, core.playbook)
+
+
+async def _steps(core: Core, incident: Incident, port: ChatPort, steps: dict[str, str], problems: dict[str, str],
+                 cards: list[Card] | None) -> None:
+    """Invite, topic, and checklist-then-pin, at once; each outcome kept as it comes."""
+    incident_id, room_id = incident.id, incident.channel_id
+    assert incident_id is not None and room_id is not None
 
     async def step(name: str, call: Awaitable[object]) -> None:
         try:
@@ -147,11 +221,11 @@ async def _attempt(core: Core, incident_id: int, port: ChatPort) -> None:
         await builds.record_step(core.db, incident_id, name, DONE, core.clock(), core.build_lease)
 
     async def checklist_then_pin() -> None:
-        if steps.get("checklist") != DONE:
+        if steps.get("checklist") != DONE and cards is not None:
             before = len(problems)
             # An earlier attempt that tried may have posted without hearing back: look before posting again.
-            tried = steps.get("checklist") is not None
-            await step("checklist", _post_checklist(core, incident, port, tried))
+            tried = steps.get("checklist") not in (None, KEPT)
+            await step("checklist", _post_checklist(core, incident, port, cards, tried, steps.get("checklist") == KEPT))
             if len(problems) > before:
                 return
         if steps.get("pin") != DONE:
@@ -163,27 +237,26 @@ async def _attempt(core: Core, incident_id: int, port: ChatPort) -> None:
     if steps.get("topic") != DONE:
         work.append(step("topic", port.set_topic(room_id, topic(incident))))
     await asyncio.gather(*work)
-    await _finish(core, incident, port, problems)
-    if "checklist" not in problems:
-        # The deadline card comes after the checklist: the war room is usable before it is computed.
-        await clocks.refresh(core, incident_id, port)
 
 
 async def _create(core: Core, incident: Incident, port: ChatPort, steps: Mapping[str, str],
-                  planned: str | None) -> RoomRef:
-    """Adopt the room a crashed attempt created (found by its name), or create it, trying -2, -3 … if taken."""
+                  planned: str | None, *, name_kept: bool) -> tuple[RoomRef, bool]:
+    """Adopt the room a crashed attempt created (found by its name), or create it, trying -2, -3 … if taken;
+    says whether the room was adopted. `name_kept`: the first name is on record already (with the incident)."""
     assert incident.id is not None
-    if steps.get("create") == STARTED and planned:  # sent, never answered: it may exist
+    if steps.get("create") in (STARTED, PLANNED) and planned:  # it may have been sent and never answered
         found = await _call("create", port.find_room(planned))
-        if isinstance(found, RoomRef):
+        if isinstance(found, RoomRef) and not await _room_of_another(core, incident.id, found.id):
             log.info("incident %s: adopted the war room a stopped attempt had created", incident.id)
-            return found
+            return found, True
     base, title = names_for(incident)
     for attempt in range(1, MAX_NAME_TRIES + 1):
         name = base if attempt == 1 else f"{base}-{attempt}"
-        # Kept before the call: if the answer never arrives, the next attempt looks for this name.
-        await builds.record_step(core.db, incident.id, "create", STARTED, core.clock(), core.build_lease,
-                                 planned_name=name)
+        if not (attempt == 1 and name_kept and planned == name):
+            # Kept before the call: if the answer never arrives, the next attempt looks for this name. (The
+            # first name was kept with the incident itself.)
+            await builds.record_step(core.db, incident.id, "create", STARTED, core.clock(), core.build_lease,
+                                     planned_name=name)
         try:
             created = await _call("create", port.open_private_room(name, title=title, members=invitees(incident),
                                                                    near=incident.origin_channel_id))
@@ -192,8 +265,14 @@ async def _create(core: Core, incident: Incident, port: ChatPort, steps: Mapping
                 raise
             continue
         assert isinstance(created, RoomRef)
-        return created
+        return created, False
     raise ChatError("name_taken", "create")
+
+
+async def _room_of_another(core: Core, incident_id: int, room_id: str) -> bool:
+    """A room found by name that another incident already has (the same summary, the same day) is not ours."""
+    async with core.db.reading() as session:
+        return await queries.incident_of_room(session, room_id, other_than=incident_id) is not None
 
 
 def _reason(exc: ChatError) -> str:
@@ -201,18 +280,19 @@ def _reason(exc: ChatError) -> str:
     return f"{exc.code}. {exc.advice}" if exc.advice else exc.code
 
 
-async def _post_checklist(core: Core, incident: Incident, port: ChatPort, uncertain: bool) -> None:
-    """Post the checklist, unless an earlier attempt did: its messages are on record, or, when that attempt
-    never heard the answer (`uncertain`), they are found in the room by their text."""
+async def _post_checklist(core: Core, incident: Incident, port: ChatPort, cards: list[Card],
+                          uncertain: bool, kept: bool) -> None:
+    """Post the checklist (drawn by `_draw_checklist`, which found it not on record), unless an earlier attempt
+    that never heard the answer (`uncertain`) did: then its messages are found in the room by their text.
+
+    That it is being posted is kept first, or (`kept`) with the room itself by `_record_room`, which may still
+    be on its way: should this process stop before it is on record, the room is not on record either, and the
+    next attempt adopts the room and looks for the checklist before posting it again."""
     assert incident.id is not None and incident.channel_id is not None
-    async with core.db.reading() as session:
-        if _checklist_messages(core, await queries.messages(session, incident.id)):
-            return
-        items = await queries.items(session, incident.id)
-    cards = views.checklist_cards(incident, items, core.playbook)
     message_ids = await _posted_before(port, incident.channel_id, cards) if uncertain else None
     if message_ids is None:
-        await builds.record_step(core.db, incident.id, "checklist", STARTED, core.clock(), core.build_lease)
+        if not kept:
+            await builds.record_step(core.db, incident.id, "checklist", STARTED, core.clock(), core.build_lease)
         message_ids = await port.post_cards(incident.channel_id, cards)
     groups: dict[str, list[str]] = {}
     for card, message_id in zip(cards, message_ids, strict=True):

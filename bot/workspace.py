@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +11,7 @@ from bot.cards import mention
 from bot.core import Core, Reply
 from bot.domain import Actor
 from bot.grammar import person
+from bot.zones import named_zone
 from storage import queries
 from storage.models import Workspace
 
@@ -94,8 +94,8 @@ async def show_or_set_timezone(core: Core, actor: Actor, arg: str) -> Reply:
             f"Deadlines are shown in {zone}. Change it with `/breach timezone Europe/Berlin`."))
     name = arg.strip()
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        zone = named_zone(name)
+    except ValueError:
         return Reply(card=views.note(
             f"I don't know the time zone “{name[:100]}”. Use a name such as `America/New_York`, `Europe/Berlin` "
             "or `UTC`."))
@@ -105,7 +105,7 @@ async def show_or_set_timezone(core: Core, actor: Actor, arg: str) -> Reply:
         previous, settings.timezone, settings.updated_at = settings.timezone, name, now
         queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                        action="workspace.timezone", detail=f"{previous} -> {name}", at=now)
-    return Reply(card=views.note(f"Deadlines will be shown in {name} ({now.astimezone(ZoneInfo(name)):%z})."),
+    return Reply(card=views.note(f"Deadlines will be shown in {name} ({now.astimezone(zone):%z})."),
 )
 
 

@@ -16,13 +16,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.notices.clients import ClientListError, read_clients
 from bot.notices.draft import NoticeTemplateError, placeholders, render_markdown
 from bot.notices.facts import Facts, FactsError, load_facts, parse_facts
-from bot.notices.merge import MergeError, MergeResult, merge
 from bot.notices.regimes import RulesError, applicable
-from bot.notices.word import markdown_to_docx
+
+if TYPE_CHECKING:  # python-docx and the merge load only for the commands that write letters
+    from bot.notices.merge import MergeResult
 
 TEMPLATES_SETTING = "BREACHROOM_TEMPLATES"
 
@@ -56,6 +58,8 @@ def cmd_notices_draft(args: argparse.Namespace) -> int:
         return _fail(f"{TEMPLATES_SETTING}: {exc}" if templates is not None else str(exc))
     except RulesError as exc:
         return _fail(str(exc))
+    from bot.notices.word import markdown_to_docx
+
     out: Path = args.out
     md_path, docx_path = out / "notice.md", out / "notice.docx"
     try:
@@ -151,6 +155,8 @@ def _progress_bar(total: int) -> Iterator[Callable[[int], None] | None]:
 
 def cmd_notices_merge(args: argparse.Namespace) -> int:
     """One .docx and one .eml per client, a manifest and an errors list. 2 and one line when it cannot run."""
+    from bot.notices.merge import MergeError, merge
+
     started = time.perf_counter()
     if (args.incident is None) == (args.facts is None):
         return _fail("give either an incident id or --facts FILE (one of the two)")

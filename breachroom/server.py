@@ -8,18 +8,16 @@ import logging
 import math
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack import inbound
 from adapters.slack.app import SlackAdapter
-from adapters.teams.app import TeamsAdapter
-from adapters.teams.config import TeamsConfig
 from adapters.web.app import Console, token_guard
-from bot import checklist, clocks, war_room
+from bot import checklist, clocks, outbox, pacing, war_room
 from bot.core import Core
 from bot.playbook import Playbook
 from bot.ports import ChatPort
@@ -27,10 +25,14 @@ from breachroom import downloads_http
 from breachroom.settings import ConfigError, Settings
 from storage.db import Database
 
+if TYPE_CHECKING:  # Teams' stack (botbuilder) is loaded only when Teams is on: ~40 MB and a third of start-up
+    from adapters.teams.app import TeamsAdapter
+    from adapters.teams.config import TeamsConfig
+
 log = logging.getLogger(__name__)
 CORE = web.AppKey("core", Core)
 SLACK = web.AppKey("slack", SlackAdapter)
-TEAMS = web.AppKey("teams", TeamsAdapter)
+TEAMS: web.AppKey[TeamsAdapter] = web.AppKey("teams")
 CONSOLE = web.AppKey("console", Console)
 REFRESH_EVERY = 3600.0
 # A larger request body gets 413 before it is parsed; Slack's and Teams' own requests stay far below it.
@@ -65,6 +67,8 @@ async def teams_messages(request: web.Request) -> web.Response:
 
 
 def teams_config(settings: Settings) -> TeamsConfig:
+    from adapters.teams.config import TeamsConfig
+
     assert settings.microsoft_app_id is not None
     return TeamsConfig(
         app_id=settings.microsoft_app_id,
@@ -84,8 +88,9 @@ def teams_config(settings: Settings) -> TeamsConfig:
 
 async def tick_forever(core: Core, ports: dict[str, ChatPort], every: float) -> None:
     """Finish war rooms a stopped or failed attempt left (at start, then about every minute), bring checklist
-    messages whose update failed up to date, fire due reminders (including those missed while no process ran)
-    and refresh deadline cards hourly."""
+    messages whose update failed up to date, post what the rooms are still owed (decisions, summaries: bot/outbox.py),
+    fire due reminders (including those missed while no process ran) and refresh deadline cards hourly."""
+    pacing.in_background()
     last_refresh = last_sweep = -math.inf
     sweep_every = min(60.0, core.build_retry.total_seconds())
     while True:
@@ -94,6 +99,7 @@ async def tick_forever(core: Core, ports: dict[str, ChatPort], every: float) -> 
                 last_sweep = time.monotonic()
                 await war_room.sweep(core, ports)
             await checklist.catch_up(core, ports)
+            await outbox.catch_up(core, ports)
             await clocks.fire_reminders(core, ports)
             if time.monotonic() - last_refresh >= REFRESH_EVERY:
                 last_refresh = time.monotonic()
@@ -103,6 +109,20 @@ async def tick_forever(core: Core, ports: dict[str, ChatPort], every: float) -> 
         except Exception:
             log.exception("reminder tick failed; trying again at the next tick")
         await asyncio.sleep(every)
+
+
+def answering_first(pacer: pacing.Pacer) -> Any:
+    """Work after an acknowledgement steps aside while a platform's request is being answered (bot/pacing.py).
+    Only POSTs count: a console page's event stream stays open for as long as the page."""
+
+    @web.middleware
+    async def first(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method != "POST":
+            return await handler(request)
+        with pacer.answering():
+            return await handler(request)
+
+    return first
 
 
 def make_app(settings: Settings, playbook: Playbook, db: Database, *, console: bool = False) -> web.Application:
@@ -115,7 +135,9 @@ def make_app(settings: Settings, playbook: Playbook, db: Database, *, console: b
                 build_retry=lease / 2, admins=settings.admins)
     web_console = Console(core) if settings.console_on(console) else None
     token = settings.breachroom_console_token if web_console else None
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[token_guard(token)] if token else [])
+    db.pace = core.pacer.step
+    middlewares = [answering_first(core.pacer)] + ([token_guard(token)] if token else [])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     app[CORE] = core
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -128,6 +150,8 @@ def make_app(settings: Settings, playbook: Playbook, db: Database, *, console: b
     app.on_cleanup.append(close_db)
     ports: dict[str, ChatPort] = {}
     if settings.teams_on:
+        from adapters.teams.app import TeamsAdapter
+
         teams = TeamsAdapter(core, teams_config(settings))
         app[TEAMS] = teams
         app.router.add_post("/api/messages", teams_messages)
@@ -177,6 +201,13 @@ def _serve_slack(app: web.Application, core: Core, settings: Settings) -> ChatPo
 
     app.on_shutdown.append(drain_slack)
 
+    async def connections_ctx(_: web.Application):  # type: ignore[no-untyped-def]
+        await adapter.open()
+        yield
+        await adapter.close()
+
+    app.cleanup_ctx.append(connections_ctx)
+
     async def socket_mode_ctx(_: web.Application):  # type: ignore[no-untyped-def]
         # The SDK retries a refused token for ever; check it once so a wrong token is one clear line.
         try:
@@ -188,6 +219,8 @@ def _serve_slack(app: web.Application, core: Core, settings: Settings) -> ChatPo
             ) from None
         except (OSError, TimeoutError) as exc:
             log.warning("Slack is not reachable yet (%s); Socket Mode will keep trying", type(exc).__name__)
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
         handler = AsyncSocketModeHandler(adapter.app, settings.slack_app_token)
         await handler.connect_async()
         log.info("Slack: connected over Socket Mode")

@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from adapters.teams.package import PackageError, check_guid, check_host, package
-
 
 def _fail(message: str) -> int:
     print(f"breachroom: {message}", file=sys.stderr)
@@ -16,6 +14,8 @@ def _fail(message: str) -> int:
 
 
 def cmd_teams_package(args: argparse.Namespace) -> int:
+    from adapters.teams.package import PackageError, check_guid, check_host, package
+
     try:
         app_id = check_guid(args.app_id, "--app-id")
         manifest_id = check_guid(args.manifest_id, "--manifest-id") if args.manifest_id is not None else None

@@ -151,30 +151,38 @@ def _chain_on_commit(session: Session) -> None:
     for entry in entries:
         by_incident.setdefault(entry.incident_id or 0, []).append(entry)
     with session.no_autoflush:
-        for incident_id in sorted(by_incident):  # one order for every transaction: no lock cycle between two
-            _append(session, incident_id, by_incident[incident_id])
+        _append(session, by_incident)
 
 
-def _append(session: Session, incident_id: int, entries: list[TimelineEntry]) -> None:
+def _append(session: Session, by_incident: dict[int, list[TimelineEntry]]) -> None:
+    """Chain each incident's new entries: one locking read and one (multi-row) UPDATE for all the incidents of
+    the transaction (several when declarations arrived together, bot/batching.py)."""
     table = Incident.__table__  # type: ignore[attr-defined]
-    row = session.execute(
-        sa.select(table.c.timeline_count, table.c.timeline_head_hash)
-        .where(table.c.id == incident_id)
+    rows = session.execute(
+        sa.select(table.c.id, table.c.timeline_count, table.c.timeline_head_hash)
+        .where(table.c.id.in_(sorted(by_incident)))
+        .order_by(table.c.id)  # one order for every transaction: no lock cycle between two
         .with_for_update(key_share=True)
-    ).one_or_none()
-    if row is None:
-        return  # no such incident: the insert fails on its foreign key, as it always did
-    count, head = row.timeline_count or 0, row.timeline_head_hash or GENESIS
-    for entry in entries:
-        count += 1
-        head = hash_as(entry, count, head)
-        entry.sequence, entry.entry_hash = count, head
-    session.execute(sa.update(table).where(table.c.id == incident_id)
-                    .values(timeline_count=count, timeline_head_hash=head))
-    known = session.identity_map.get(session.identity_key(Incident, incident_id))
-    if known is not None:  # the caller's copy of the incident agrees with its row, without a second UPDATE
-        set_committed_value(known, "timeline_count", count)
-        set_committed_value(known, "timeline_head_hash", head)
+    ).all()
+    heads = []
+    # An incident that is not there: its entries' insert fails on the foreign key, as it always did.
+    for row in rows:
+        count, head = row.timeline_count or 0, row.timeline_head_hash or GENESIS
+        for entry in by_incident[row.id]:
+            count += 1
+            head = hash_as(entry, count, head)
+            entry.sequence, entry.entry_hash = count, head
+        heads.append({"chained_id": row.id, "chained_count": count, "chained_head": head})
+    if not heads:
+        return
+    session.execute(sa.update(table).where(table.c.id == sa.bindparam("chained_id"))
+                    .values(timeline_count=sa.bindparam("chained_count"),
+                            timeline_head_hash=sa.bindparam("chained_head")), heads)
+    for head in heads:
+        known = session.identity_map.get(session.identity_key(Incident, head["chained_id"]))
+        if known is not None:  # the caller's copy of the incident agrees with its row, without a second UPDATE
+            set_committed_value(known, "timeline_count", head["chained_count"])
+            set_committed_value(known, "timeline_head_hash", head["chained_head"])
 
 
 @event.listens_for(Session, "after_transaction_end")

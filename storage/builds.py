@@ -12,6 +12,8 @@ from storage.db import Database
 from storage.models import Incident, RoomBuild
 
 DONE, STARTED = "done", "started"
+# The first room name, kept with the incident itself before `create` was sent (it may never have been).
+PLANNED = "planned"
 UNFINISHED = ("building", "incomplete")
 
 
@@ -27,6 +29,17 @@ async def claim(db: Database, incident_id: int, now: datetime, lease: timedelta)
         build.lease_until, build.updated_at = now + lease, now
         await session.flush()
         return RoomBuild.model_validate(build)
+
+
+async def keep(db: Database, incident_id: int, since: datetime, now: datetime, lease: timedelta) -> bool:
+    """Renew the lease taken when the incident was declared (at `since`), unless a sweep has taken the build
+    since then; True when the build is still this caller's."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            sa.update(RoomBuild)
+            .where(col(RoomBuild.incident_id) == incident_id, col(RoomBuild.updated_at) == since)
+            .values(lease_until=now + lease, updated_at=now))
+        return bool(getattr(result, "rowcount", 0))
 
 
 async def claim_due(db: Database, now: datetime, lease: timedelta, max_attempts: int, limit: int = 20) -> list[int]:
@@ -52,14 +65,20 @@ async def record_step(db: Database, incident_id: int, step: str, state: str, now
                       planned_name: str | None = None) -> None:
     """One step's outcome, kept at once; the lease is renewed (the builder is alive)."""
     async with db.transaction() as session:
-        build = await session.get(RoomBuild, incident_id, with_for_update=not db.is_sqlite)
-        if build is None:
-            build = RoomBuild(incident_id=incident_id)
-            session.add(build)
-        build.steps = {**build.steps, step: state}
-        if planned_name is not None:
-            build.planned_name = planned_name
-        build.lease_until, build.updated_at = now + lease, now
+        await record_steps(session, incident_id, {step: state}, now, lease, planned_name=planned_name)
+
+
+async def record_steps(session: AsyncSession, incident_id: int, states: dict[str, str], now: datetime,
+                       lease: timedelta, planned_name: str | None = None) -> None:
+    """`record_step` within a transaction that keeps something else at the same time."""
+    build = await session.get(RoomBuild, incident_id, with_for_update=session.bind.dialect.name != "sqlite")
+    if build is None:
+        build = RoomBuild(incident_id=incident_id)
+        session.add(build)
+    build.steps = {**build.steps, **states}
+    if planned_name is not None:
+        build.planned_name = planned_name
+    build.lease_until, build.updated_at = now + lease, now
 
 
 async def end_attempt(db: Database, incident_id: int, *, failed: bool, now: datetime,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -74,8 +75,42 @@ def async_url(url: URL) -> URL:
     )
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*['\"]?([\w.-]+|None)['\"]?", re.MULTILINE)
+
+
+def head_revision() -> str:
+    """The newest migration's revision, read from the files' text: loading Alembic and every migration to
+    learn that there is nothing to do would take a good part of a second at each start."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict((kind, value) for kind, value in _REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            parents.add(found.get("down_revision", "None"))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads; expected one")
+    return heads.pop()
+
+
+def current_revision(url: URL) -> str | None:
+    """The revision the database is at (None: a new database, or one older than Alembic's own table)."""
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: URL) -> None:
-    """Apply every Alembic migration (synchronous: call it before the loop starts or in a thread)."""
+    """Apply every Alembic migration not applied yet (synchronous: call it before the loop starts or in a
+    thread)."""
+    if current_revision(url) == head_revision():
+        return
     from alembic import command
     from alembic.config import Config
 
@@ -92,7 +127,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
         # hide_parameters: error messages must never carry what people typed (client data) into logs.
-        kwargs: dict = {"pool_pre_ping": True, "hide_parameters": True}
+        kwargs: dict = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
@@ -101,18 +136,33 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite serves one process; serialising its writers here avoids lock-upgrade failures.
         self._sqlite_writer = asyncio.Lock()
+        # Set by the server (bot/pacing.py): work after an acknowledgement lets requests being answered go first.
+        self.pace: Callable[[], Awaitable[None]] | None = None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any error."""
+        if self.pace is not None:
+            await self.pace()
         lock = self._sqlite_writer if self.is_sqlite else contextlib.nullcontext()
         async with lock, self._sessions() as session, session.begin():
             yield session
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
+        if self.pace is not None:
+            await self.pace()
         async with self._sessions() as session:
             yield session
+
+    async def lock_keys(self, session: AsyncSession, keys: set[str]) -> None:
+        """`lock_key` for several keys, always taken in one order so that two such transactions cannot each
+        hold a key the other waits for."""
+        if not self.is_sqlite and keys:
+            await session.execute(
+                sa.text("SELECT pg_advisory_xact_lock(h) FROM "
+                        "(SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS s"),
+                {"keys": sorted(keys)})
 
     async def lock_key(self, session: AsyncSession, key: str) -> None:
         """Serialise transactions on one key across processes (PostgreSQL advisory lock)."""

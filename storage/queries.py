@@ -24,6 +24,13 @@ async def incident(session: AsyncSession, incident_id: int) -> Incident | None:
     return await session.get(Incident, incident_id)
 
 
+async def incident_of_room(session: AsyncSession, room_id: str, *, other_than: int) -> int | None:
+    """Which other incident has this room, if any."""
+    result = await session.execute(select(Incident.id).where(Incident.channel_id == room_id,
+                                                             Incident.id != other_than).limit(1))
+    return result.scalar_one_or_none()
+
+
 async def incident_in_room(session: AsyncSession, platform: str, team_id: str, room_id: str) -> Incident | None:
     result = await session.execute(
         select(Incident)
@@ -33,16 +40,19 @@ async def incident_in_room(session: AsyncSession, platform: str, team_id: str, r
     return result.scalars().first()
 
 
-async def recent_duplicate(
-    session: AsyncSession, platform: str, dedupe_key: str, delivery_key: str | None, since: datetime
-) -> Incident | None:
-    """The incident this declaration repeats: the same delivery, or the same words from the same person."""
-    same = Incident.dedupe_key == dedupe_key
-    clause = sa.and_(same, Incident.declared_at >= since)
-    if delivery_key:
-        clause = sa.or_(clause, sa.and_(Incident.platform == platform, Incident.delivery_key == delivery_key))
-    result = await session.execute(select(Incident).where(clause).order_by(col(Incident.id).desc()))
-    return result.scalars().first()
+async def recent_duplicates(session: AsyncSession, wanted: Sequence[tuple[str, str, str | None]],
+                            since: datetime) -> list[Incident]:
+    """The incidents that declarations (platform, dedupe key, delivery key) may repeat: the same delivery, or
+    the same words from the same person since `since`."""
+    if not wanted:
+        return []
+    keys = sorted({key for _, key, _ in wanted})
+    clause = sa.and_(col(Incident.dedupe_key).in_(keys), Incident.declared_at >= since)
+    deliveries = sorted({(platform, delivery) for platform, _, delivery in wanted if delivery})
+    for platform in sorted({p for p, _ in deliveries}):
+        clause = sa.or_(clause, sa.and_(Incident.platform == platform, col(Incident.delivery_key).in_(
+            [d for p, d in deliveries if p == platform])))
+    return list((await session.execute(select(Incident).where(clause))).scalars().all())
 
 
 async def items(session: AsyncSession, incident_id: int) -> Sequence[ChecklistItem]:

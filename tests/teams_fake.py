@@ -62,6 +62,10 @@ class FakeTeams:
         self.not_ready: dict[str, int] = {}
         self.refuse_new = 0
         self._seen: set[str] = set()
+        # While set, every post and update is answered with this status (an outage: 503; rate limits: 429), and
+        # counted in `refused`.
+        self.outage: int | None = None
+        self.refused = 0
         # The current activity (card) by id, after updates.
         self.activities: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
@@ -92,7 +96,16 @@ class FakeTeams:
     def metadata_url(self) -> str:
         return f"{self.url}/openid"
 
+    def _down(self) -> web.Response | None:
+        if self.outage is None:
+            return None
+        self.refused += 1
+        return web.json_response({"error": {"code": "ServiceError", "message": "Try again later."}},
+                                 status=self.outage, headers={"Retry-After": "1"} if self.outage == 429 else None)
+
     async def _send(self, request: web.Request) -> web.Response:
+        if (down := self._down()) is not None:
+            return down
         body = await request.json()
         conversation = request.match_info["conversation"]
         if conversation not in self._seen:
@@ -111,6 +124,8 @@ class FakeTeams:
         return web.json_response({"id": activity_id})
 
     async def _update(self, request: web.Request) -> web.Response:
+        if (down := self._down()) is not None:
+            return down
         body = await request.json()
         activity_id = request.match_info["activity"]
         if activity_id not in self.activities:

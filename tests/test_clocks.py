@@ -88,6 +88,20 @@ async def test_the_war_room_pins_a_deadline_card_that_asks_what_it_needs(bot: Bo
     assert "Still to answer" in text and "Where do the affected people live" in text
 
 
+async def test_a_summary_with_a_control_character_still_gets_its_deadlines_and_notice(bot: Bot) -> None:
+    # Pasted from a terminal: a bell and a colour escape. Kept as typed; the clocks and the draft need no fixing.
+    typed = "Bookkeeping\x07 export \x1b[31mcopied to a USB stick"
+    room = await declare_room(bot, typed)  # waits for the deadline card, pinned beside the checklist
+    card = json.dumps(clock_card(bot.slack, room["channel"])["blocks"], ensure_ascii=False)
+    assert "Notification deadlines" in card and "Still to answer" in card
+    async with bot.db.reading() as session:
+        assert (await session.execute(sa.select(Incident.summary))).scalar_one() == typed
+    _, ack = await bot.command("notice", channel=room["channel"])
+    assert "Client notice v1 drafted" in ack["text"], ack
+    await bot.slack.wait_for(lambda: [c for c in bot.slack.called("chat.postMessage")
+                                      if "Client notice v1" in c.args["text"]])
+
+
 async def test_clock_facts_are_recorded_as_decisions_and_the_card_shows_the_72_hours(
     ticking: tuple[Bot, Clock],
 ) -> None:
@@ -121,6 +135,7 @@ async def test_marking_an_obligation_done_records_who_and_when_once(ticking: tup
     bot, clock = ticking
     slack = bot.slack
     room = await declare_room(bot, user="UANN")
+    slack.channels[room["channel"]]["members"].update({"URESP", "UBOB"})  # both in the war room
     await record_facts(bot, room, {
         "aware_at": {"type": "datetimepicker", "selected_date_time": int((clock.now - timedelta(hours=1)).timestamp())},
         "gdpr_role": {"type": "static_select", "selected_option": {"value": "controller"}},
@@ -131,8 +146,10 @@ async def test_marking_an_obligation_done_records_who_and_when_once(ticking: tup
     ts = slack.pinned_in(room["channel"])[1]
     button = next(b["accessory"] for b in card["blocks"] if b.get("accessory")
                   and "OPEN" in b["text"]["text"])
-    for who in ("URESP", "UBOB"):
-        await bot.press(room["channel"], ts, button["action_id"], button["value"], user=who)
+    await bot.press(room["channel"], ts, button["action_id"], button["value"], user="URESP")
+    # Bob presses the same button a moment later (two presses at once may be recorded in either order).
+    await slack.wait_for(lambda: "DONE" in json.dumps(clock_card(slack, room["channel"])["blocks"]))
+    await bot.press(room["channel"], ts, button["action_id"], button["value"], user="UBOB")
     await slack.wait_for(lambda: any("already marked this done" in c.args["text"]
                                      for c in slack.called("chat.postEphemeral")))
     await slack.settle()

@@ -21,7 +21,8 @@ def said(ack: dict) -> str:
 async def test_help_lists_the_commands_privately(bot: Bot) -> None:
     status, ack = await bot.command("help")
     assert status == 200 and ack["response_type"] == "ephemeral"
-    for word in ("/breach decision", "/breach status", "/breach responder", "/breach backup", "/breach declare"):
+    for word in ("/breach decision", "/breach status", "/breach responder", "/breach backup", "/breach declare",
+                 "/breach invite"):
         assert word in said(ack)
 
 

@@ -18,7 +18,7 @@ from bot.playbook import load_playbook
 from breachroom.server import make_app
 from breachroom.settings import Settings
 from storage.db import Database
-from storage.models import ChecklistItem, Decision, Incident, Workspace
+from storage.models import ChecklistItem, Decision, Incident, TimelineEntry, Workspace
 from tests.conftest import Bot, bot_settings, serve
 from tests.slack_fake import FakeSlack
 from tests.test_cli import COMMAND, environment, free_port, one_line_error, run, wait_until_ok
@@ -199,6 +199,36 @@ async def test_a_whole_breach_response_in_the_console(ann: Person, bob: Person, 
         incident = (await session.execute(sa.select(Incident))).scalars().one()
     assert incident.status == "closed" and incident.platform == "web"
     assert next(r for r in (await ann.state())["rooms"] if r["id"] == room)["closed"]
+
+
+async def test_people_in_a_war_room_invite_others_to_it(ann: Person, bob: Person, db: Database) -> None:
+    room = await war_room(ann)  # no responder is set: the room is Ann's alone
+    bob.room = room
+    await bob.press("Done")
+    assert "Only the people in incident" in await bob.html()
+    await bob.type("/breach invite @Bob")
+    assert "can invite people to it" in await bob.html()
+    await ann.type("/breach invite @Bob", room="general")
+    assert "works inside a war room" in await ann.html("general")
+    await ann.type("/breach invite @Zed")
+    assert "find a person in “@Zed”" in await ann.html()
+
+    await ann.type("/breach invite @Bob")
+    await bob.wait_for(lambda: _has(bob, "added"))
+    assert re.search(r'@Ann</span> added <span class="mention">@Bob</span> to this war room', await bob.html())
+    async with db.reading() as session:
+        (entry,) = (await session.execute(sa.select(TimelineEntry).where(
+            TimelineEntry.action == "member.invited"))).scalars()
+    assert (entry.actor, entry.detail) == (ann.id, bob.id)
+    # Now in the room, Bob's press counts.
+    await bob.press("Done")
+
+    async def done_by_bob() -> bool:
+        async with db.reading() as session:
+            return bool((await session.execute(sa.select(ChecklistItem).where(
+                ChecklistItem.changed_by == bob.id))).scalars().first())
+
+    await bob.wait_for(done_by_bob)
 
 
 async def _links(person: Person) -> list[str]:

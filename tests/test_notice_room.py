@@ -53,7 +53,8 @@ async def test_a_draft_is_shared_as_word_and_markdown_with_what_is_still_missing
     slack = bot.slack
     press = find_button(slack.messages[(room["channel"], room["ts"])]["blocks"], "network offline")
     await bot.press(room["channel"], room["ts"], press["action_id"], press["value"])
-    await slack.wait_for(lambda: slack.called("chat.update"))
+    # The checklist's own update (not the deadline card's, which the ticker may refresh meanwhile) shows the press.
+    await slack.wait_for(lambda: [c for c in slack.called("chat.update") if c.args["ts"] == room["ts"]])
     _, ack = await bot.command("notice", channel=room["channel"])
     assert "v1 drafted" in ack["text"]
     card = await notice_card(bot, 1)
@@ -167,6 +168,7 @@ async def test_only_the_responder_or_backup_approves_the_latest_complete_draft(b
 async def test_request_changes_records_what_should_change(bot: Bot) -> None:
     room = await declare_room(bot, user="UANN")
     slack = bot.slack
+    slack.channels[room["channel"]]["members"].add("UBOB")  # Ann added Bob to the channel: he may ask
     await bot.command("notice", channel=room["channel"])
     card = await notice_card(bot, 1)
     changes = button(card["blocks"], "Request changes")

@@ -66,6 +66,19 @@ class Teams:
                      user=user, conversation=conversation, kind=kind, inputs=inputs, submit=submit)
         return await self.deliver(body)
 
+    async def members_changed(self, conversation: str, *, added: tuple[str, ...] = (),
+                              removed: tuple[str, ...] = ()) -> int:
+        """Teams telling the bot that people were added to a conversation or removed from it (in Teams itself)."""
+        body = activity(self.fake, "", activity_id=self.next_id(), conversation=conversation, kind="groupChat")
+        body.pop("text")
+        body["type"] = "conversationUpdate"
+        if added:
+            body["membersAdded"] = [account(u) for u in added]
+        if removed:
+            body["membersRemoved"] = [account(u) for u in removed]
+        status, _ = await self.deliver(body)
+        return status
+
     async def incident(self) -> Incident:
         async with self.db.reading() as session:
             return (await session.execute(sa.select(Incident))).scalars().one()
@@ -204,8 +217,10 @@ async def test_pressing_done_updates_the_card_for_everyone_and_a_double_press_co
     async with teams.db.reading() as session:
         done = (await session.execute(sa.select(ChecklistItem).where(ChecklistItem.state == "done"))).scalars().all()
     assert [i.changed_by for i in done] == [BOB]
-    # Carol is added to the war room in Teams itself (not through Breachroom): she counts as a member at once.
+    # Carol is added to the war room in Teams itself (not through Breachroom): she counts as a member as soon as
+    # Teams says so.
     teams.graph.add_chat_member(chat_id, "aad-carol")
+    assert await teams.members_changed(chat_id, added=(CAROL,)) == 200
     # Ann and Carol press the next item's Done at the same moment: one change, one timeline row.
     before = await teams.count(TimelineEntry)
     second = find_action(teams.fake.card(checklist_id), "Done")

@@ -9,12 +9,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import aiohttp
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.async_app import AsyncAck
 
 from adapters.slack import inbound, render
 from adapters.slack.outbound import SlackChat, web_client
-from bot import actions, router, views
+from bot import actions, pacing, router, views
 from bot.cards import Card, FormErrors
 from bot.core import Core, Invocation, Reply
 from bot.ports import Audience, ChatError
@@ -77,7 +78,7 @@ class SlackAdapter:
         self._workers: set[asyncio.Task[None]] = set()
         self._started: set[asyncio.Task[None]] = set()
         self.client = web_client(token, api_url)
-        self.chat = SlackChat(self.client)
+        self.chat = SlackChat(self.client, core.pacer.step)
         self.app = AsyncApp(
             client=self.client,
             signing_secret=signing_secret or "socket-mode-needs-no-signing-secret",
@@ -90,10 +91,21 @@ class SlackAdapter:
         )
         self._register()
 
+    async def open(self) -> None:
+        """One pool of kept-alive connections for every Web API call: without it the SDK opens (and closes) a
+        connection per call, which costs a round trip each time."""
+        if self.client.session is None:
+            self.client.session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        session, self.client.session = self.client.session, None
+        if session is not None:
+            await session.close()
+
     def _start(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Right after the acknowledgement, outside the workers' bound: the form `/breach` opens must be opened
         within 3 s of its trigger, so it never waits behind war rooms."""
-        task = asyncio.create_task(coroutine)
+        task = asyncio.create_task(pacing.as_background(coroutine))
         self._started.add(task)
         task.add_done_callback(self._started.discard)
 
@@ -111,6 +123,7 @@ class SlackAdapter:
             task.add_done_callback(self._workers.discard)
 
     async def _work_through(self) -> None:
+        pacing.in_background()
         while self._presses or self._queue:
             job = (self._presses or self._queue).popleft()
             try:

@@ -6,6 +6,7 @@ import html
 import re
 from typing import Any
 
+from bot.cards import Mentions, literal, mention, room
 from bot.core import Invocation
 from bot.domain import Actor
 
@@ -28,16 +29,18 @@ def neutral_text(text: str) -> str:
 
     Broadcast mentions (`<!channel>`, `<!here>`, `<!everyone>`) and user-group mentions (`<!subteam^S1|@team>`)
     become the plain words Slack showed (`@channel`, `@team`): text typed by a person never notifies a whole
-    channel or group when Breachroom repeats it.
+    channel or group when Breachroom repeats it. What only looks like neutral markup (`@{U1}` typed, or sent as
+    `&#64;{U1}`) stays words: only Slack's own mentions become mentions.
     """
     text = clean(text)
-    text = re.sub(r"<@([A-Z0-9]+)(?:\|[^>]*)?>", r"@{\1}", text)
-    text = re.sub(r"<#([A-Z0-9]+)(?:\|[^>]*)?>", r"#{\1}", text)
+    kept = Mentions()
+    text = re.sub(r"<@([A-Z0-9]+)(?:\|[^>]*)?>", lambda m: kept.keep(mention(m[1])), text)
+    text = re.sub(r"<#([A-Z0-9]+)(?:\|[^>]*)?>", lambda m: kept.keep(room(m[1])), text)
     text = re.sub(r"<!subteam\^[^|>]*\|([^>]*)>", r"\1", text)
     text = re.sub(r"<!(here|channel|everyone)(?:\|[^>]*)?>", r"@\1", text)
     text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"[\2](\1)", text)
     text = re.sub(r"<(mailto:|tel:)?([^|>]+)(?:\|[^>]*)?>", r"\2", text)
-    return clean(html.unescape(text))
+    return kept.restore(literal(html.unescape(text)))
 
 
 def _str(value: Any) -> str:
@@ -61,7 +64,7 @@ def slash_command(body: dict[str, Any]) -> Invocation:
 
 def groups(text: str) -> tuple[tuple[str, str], ...]:
     """The user groups mentioned in escaped text: (the words `neutral_text` leaves for each, its id)."""
-    return tuple((clean(html.unescape(label)), group_id) for group_id, label in _SUBTEAM.findall(text))
+    return tuple((literal(clean(html.unescape(label))), group_id) for group_id, label in _SUBTEAM.findall(text))
 
 
 def actor_of(body: dict[str, Any]) -> Actor:

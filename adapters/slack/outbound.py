@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -18,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from adapters.kept import KeptAnswers
 from adapters.slack import render
 from bot.cards import Card
 from bot.ports import Attachment, Audience, ChatError, RoomRef
@@ -55,14 +53,15 @@ def _code(exc: Exception) -> str:
 class SlackChat:
     """ChatPort for one Slack workspace."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, pace: Callable[[], Awaitable[None]] | None = None) -> None:
         self.client = client
+        self.pace = pace
         # Facts for bot/access.py (see `_fact`): answers with when they were asked, and one lock per question.
-        self._facts: dict[str, tuple[float, Any]] = {}
-        self._fetching: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._forgotten: dict[str, float] = {}
+        self._kept = KeptAnswers(FACTS_TTL)
 
     async def _call(self, step: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        if self.pace is not None:
+            await self.pace()
         try:
             response = await self.client.api_call(method, json=kwargs)
             return response.data if isinstance(response.data, dict) else {}
@@ -185,18 +184,7 @@ class SlackChat:
     async def _fact(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
         """The answer kept for `key` (`members:C1`, `admin:U1` …), else fetched once however many ask at once (a
         burst of presses is one call). A fetch that a membership event overtook is used but not kept."""
-        found = self._facts.get(key)
-        if found is not None and time.monotonic() - found[0] < FACTS_TTL:
-            return found[1]
-        async with self._fetching[key]:
-            found = self._facts.get(key)
-            if found is not None and time.monotonic() - found[0] < FACTS_TTL:
-                return found[1]
-            started = time.monotonic()
-            value = await fetch()
-            if self._forgotten.get(key, -1.0) < started:
-                self._facts[key] = (started, value)
-            return value
+        return await self._kept.get(key, fetch)
 
     async def _paged(self, method: str, field: str, **params: Any) -> frozenset[str]:
         found: set[str] = set()
@@ -220,9 +208,7 @@ class SlackChat:
 
     def forget_room(self, room_id: str) -> None:
         """Someone joined or left the room: ask Slack again next time."""
-        key = f"members:{room_id}"
-        self._facts.pop(key, None)
-        self._forgotten[key] = time.monotonic()
+        self._kept.forget(f"members:{room_id}")
 
     async def is_admin(self, user_id: str) -> bool:
         """users.info: a workspace admin or owner (the primary owner is an owner too); not one when Slack fails."""

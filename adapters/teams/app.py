@@ -28,7 +28,7 @@ from adapters.teams.credentials import GRAPH_SCOPE, EntraCredentialsFactory, Ent
 from adapters.teams.graph import Graph
 from adapters.teams.inbound import PLATFORM, Handle
 from adapters.teams.outbound import TeamsChat
-from bot import actions, router, views
+from bot import actions, pacing, router, views
 from bot.cards import Card, Form, FormErrors, Header, Text
 from bot.core import Core, Reply, Work
 from bot.domain import Actor
@@ -59,6 +59,15 @@ class Breachroom(ActivityHandler):
             await self.adapter.card_action(raw, raw["value"], invoke=False)
             return
         await self.adapter.answer(raw)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        """People were added to a conversation or removed from it (in Teams itself, too): who is in a war room is
+        asked of Graph again, for bot/access.py."""
+        changed = inbound.members_changed(turn_context.turn_state.get(RAW) or {})
+        if changed is not None:
+            room_id, team = changed
+            self.adapter.chat.forget_room(room_id, team=team)
+        await super().on_conversation_update_activity(turn_context)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         raw: dict[str, Any] = turn_context.turn_state.get(RAW) or {}
@@ -248,7 +257,7 @@ class TeamsAdapter:
             log.warning("could not answer on Teams: %s", exc)
 
     def _start(self, coroutine: Any) -> asyncio.Task[None]:
-        task = asyncio.create_task(coroutine)
+        task = asyncio.create_task(pacing.as_background(coroutine))
         self._work.add(task)
         task.add_done_callback(self._work.discard)
         return task

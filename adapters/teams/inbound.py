@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from bot.cards import Mentions, literal, mention
 from bot.core import Invocation
 from bot.domain import Actor
 
@@ -170,22 +171,25 @@ def neutral_text(activity: dict[str, Any]) -> str:
     """The typed text in neutral markup: the bot's own mention removed, people's mentions as `@{id}`.
 
     A mention of a tag, a channel, a team or a whole chat stays the words Teams showed (`@General`): text a person
-    typed never notifies everyone when Breachroom repeats it. NUL characters are removed.
+    typed never notifies everyone when Breachroom repeats it; nor does typed text that only looks like neutral
+    markup (`@{29:x}`): only Teams' own mention entities become mentions. NUL characters are removed.
     """
-    text = _str(activity.get("text"))
+    text = _str(activity.get("text")).replace("\x00", "")
     bot_id = _dict(activity.get("recipient")).get("id")
+    kept = Mentions()
     for entity in _entities(activity):
         shown = entity.get("text")
-        if entity.get("type") != "mention" or not shown or not isinstance(shown, str):
+        shown = shown.replace("\x00", "") if isinstance(shown, str) else ""
+        if entity.get("type") != "mention" or not shown:
             continue
         who = _person(entity)
         if who is None:
             words = " ".join(html.unescape(_TAG.sub(" ", shown)).split())
             text = text.replace(shown, f" @{words.lstrip('{')} " if words else " ")
         else:
-            text = text.replace(shown, " " if who == bot_id else f"@{{{who}}}")
-    text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ").replace("\x00", "")
-    return " ".join(text.split())
+            text = text.replace(shown, " " if who == bot_id else kept.keep(mention(who)))
+    text = literal(html.unescape(_TAG.sub(" ", text)).replace("\xa0", " "))
+    return " ".join(kept.restore(text).split())
 
 
 def mentioned(activity: dict[str, Any]) -> dict[str, str]:
@@ -222,6 +226,17 @@ def invocation(activity: dict[str, Any]) -> Invocation:
         delivery_key=delivery_key(activity),
         reply_handle=handle.encode(),
     )
+
+
+def members_changed(activity: dict[str, Any]) -> tuple[str, bool] | None:
+    """(the conversation, whether it is a team's) when a `conversationUpdate` says people were added to it or
+    removed from it; None for anything else. In a team, members join and leave the team, not one channel."""
+    if activity.get("type") != "conversationUpdate" or not (activity.get("membersAdded")
+                                                             or activity.get("membersRemoved")):
+        return None
+    conversation = _str(_dict(activity.get("conversation")).get("id"))
+    team = bool(_dict(_dict(activity.get("channelData")).get("team")))
+    return (conversation, team) if conversation else None
 
 
 def is_card_submit(activity: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ from botbuilder.schema import (
 )
 from botbuilder.schema import Attachment as CardAttachment
 
+from adapters.kept import KeptAnswers
 from adapters.teams import render
 from adapters.teams.config import TeamsConfig
 from adapters.teams.graph import Graph
@@ -48,6 +49,10 @@ MAX_TOPIC = 250
 # A new chat takes a moment before the bot, just installed, may post into it.
 READY_WAIT = 30.0
 NOT_READY = {"http_403", "http_404"}
+# How long Graph's answer about who is in a war room is kept before Graph is asked again (see `room_members`).
+FACTS_TTL = 60.0
+# The key the team's members are kept under: every channel war room of the team has them.
+TEAM_MEMBERS = "team"
 _ID = re.compile(r"[@#]\{([^{}\s]+)\}")
 
 Continue = Callable[[ConversationReference, Callable[[TurnContext], Awaitable[None]], str], Awaitable[Any]]
@@ -103,6 +108,9 @@ class TeamsChat:
         self._create = create_conversation
         self._installs: dict[str, asyncio.Task[None]] = {}
         self._catalog_id: str | None = config.catalog_app_id
+        # Graph's answers about who is in a room (Entra ids), with when they were asked; one lock per room, so a
+        # burst of presses is one call; and when each was last dropped (an answer asked before that is not kept).
+        self._members = KeptAnswers(FACTS_TTL)
 
     # The Bot Connector.
 
@@ -282,7 +290,25 @@ class TeamsChat:
                                              directory_id=directory_id, name=name)
         return found
 
-    # Facts for bot/access.py.
+    # Facts for bot/access.py. Graph's answer about a room is kept FACTS_TTL seconds in this process (a busy war
+    # room presses often; Graph is slow and throttles), and dropped sooner when Teams says the members changed
+    # (`forget_room`, from adapters/teams/app.py) or Breachroom adds someone itself. Only Graph's answer is kept:
+    # who its Entra ids are is read from the store each time, and another process asks Graph for itself.
+
+    async def _directory(self, key: str, fetch: Callable[[], Awaitable[list[str]]]) -> tuple[str, ...]:
+        """Graph's answer kept for `key`, else asked once however many ask at once. An answer that a membership
+        change overtook is used but not kept."""
+        async def ask() -> tuple[str, ...]:
+            return tuple(await fetch())
+
+        answer: tuple[str, ...] = await self._members.get(key, ask)
+        return answer
+
+    def forget_room(self, room_id: str, *, team: bool = False) -> None:
+        """Someone joined or left the room (or, with `team`, the team whose members see its channels): ask Graph
+        again next time."""
+        for key in (room_id, TEAM_MEMBERS) if team else (room_id,):
+            self._members.forget(key)
 
     async def room_members(self, room_id: str) -> set[str] | None:
         """Who is in the war room now, from Graph (so people added in Teams count): a group chat's members, or the
@@ -301,10 +327,11 @@ class TeamsChat:
         if self.graph is None:
             return None
         try:
-            if handle.conversation_type == "channel" and self.config.team_id:
-                directory = await self.graph.team_members(self.config.team_id)
+            graph, team_id = self.graph, self.config.team_id
+            if handle.conversation_type == "channel" and team_id:
+                directory = await self._directory(TEAM_MEMBERS, lambda: graph.team_members(team_id))
             elif handle.conversation_type == "groupChat":
-                directory = await self.graph.chat_members(room_id)
+                directory = await self._directory(room_id, lambda: graph.chat_members(room_id))
             else:
                 return None
         except ChatError:
@@ -339,9 +366,12 @@ class TeamsChat:
         directory = await self.directory_ids(handle, user_ids)
         missing = [u for u in user_ids if u not in directory]
         present = set(await self.graph.chat_members(room_id))
-        for user_id in user_ids:
-            if user_id in directory and directory[user_id] not in present:
-                await self.graph.add_chat_member(room_id, directory[user_id])
+        try:
+            for user_id in user_ids:
+                if user_id in directory and directory[user_id] not in present:
+                    await self.graph.add_chat_member(room_id, directory[user_id])
+        finally:
+            self.forget_room(room_id)  # added (some, at least): they count at once
         if missing:
             raise ChatError("unknown_person", "invite", advice=(
                 "Teams did not tell me who they are: add them to the chat by hand (Add people, at the top)."))

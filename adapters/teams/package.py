@@ -44,16 +44,17 @@ COMMANDS = {
     "reopen": "Reopen a closed incident; its record continues",
     "responder": "responder @name: who leads when a breach happens; alone, shows who it is",
     "backup": "backup @name: the backup responder; alone, shows who it is",
+    "invite": "invite @name @name: add people to this war room (IT, your accountant, a lawyer)",
     "declarers": "declarers @name @name: who may declare (and the responder, backup, admins); everyone: anyone",
     "announce": "announce <channel>: also post summaries there, without client details; off stops it",
     "timezone": "timezone <Area/City>: the time zone deadlines are shown in",
     "drill": "drill <what happened>: a practice breach; every card says DRILL and nothing is announced",
 }
-# Fourteen commands, ten places: each scope leaves out the four least used there. Every command works in
+# Fifteen commands, ten places: each scope leaves out the five least used there. Every command works in
 # every scope all the same; `help` lists them all.
 SCOPE_COMMANDS = {
     # The war room: its work, and declaring (a second breach while one is open is a real case).
-    "groupChat": ("breach", "decision", "status", "notice", "clock", "close", "reopen", "responder", "backup",
+    "groupChat": ("breach", "decision", "status", "notice", "clock", "close", "reopen", "responder", "invite",
                   "help"),
     # Channels: where a breach (or a drill) is declared and, as an option, where the war room is.
     "team": ("breach", "drill", "decision", "status", "notice", "close", "responder", "backup", "announce", "help"),

@@ -18,8 +18,8 @@ from aiohttp import web
 
 from adapters.web import render
 from adapters.web.outbound import GENERAL, PLATFORM, TEAM, ConsoleChat, Hub
-from bot import actions, router, views
-from bot.cards import Form, FormErrors
+from bot import actions, pacing, router, views
+from bot.cards import Form, FormErrors, literal
 from bot.core import Core, Invocation, Reply, Work
 from bot.domain import Actor
 from bot.ports import Audience, ChatError
@@ -280,7 +280,8 @@ class Console:
                            names=everyone)
 
     async def _neutral(self, typed: str) -> str:
-        """`@Ann` and `#breach-…` as typed become the neutral mentions `@{web-ann}` and `#{breach-…}`."""
+        """`@Ann` and `#breach-…` as typed become the neutral mentions `@{web-ann}` and `#{breach-…}`; a typed
+        `@{web-bob}` stays words (`literal`), so only names people picked become mentions."""
         everyone = await people.everyone(self.core.db, PLATFORM)
         by_name = {name.lower(): uid for uid, name in everyone.items()}
         rooms = {room.id for room, _ in await chat.rooms(self.core.db)}
@@ -292,11 +293,12 @@ class Console:
                     return f"@{{{by_name[candidate.lower()]}}}" + words[len(candidate):]
             return m[0]
 
-        out = _AT_NAME.sub(at, typed)
+        out = _AT_NAME.sub(at, literal(typed))
         return _ROOM_NAME.sub(lambda m: f"#{{{m[1]}}}" if m[1] in rooms else m[0], out)
 
     def _start(self, work: Work) -> None:
         async def run() -> None:
+            pacing.in_background()
             try:
                 await work(self.chat)
             except Exception:

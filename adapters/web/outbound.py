@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters.web import render
 from bot.cards import Card
+from bot.domain import parse_id
 from bot.ports import Attachment, Audience, ChatError, RoomRef
 from storage import chat, downloads, people
 from storage.db import Database
@@ -131,13 +132,14 @@ class ConsoleChat:
         return [str(message_id)] * len(cards)
 
     async def update_cards(self, room_id: str, message_id: str, cards: list[Card]) -> None:
-        if not message_id.isdigit() or not await chat.set_message(self.db, int(message_id),
-                                                                   html=await self.html(cards)):
+        number = parse_id(message_id)
+        if number is None or not await chat.set_message(self.db, number, html=await self.html(cards)):
             raise ChatError("message_not_found", "update")
         self.hub.publish(kind="messages", room=room_id)
 
     async def pin(self, room_id: str, message_id: str) -> None:
-        if not message_id.isdigit() or not await chat.set_message(self.db, int(message_id), pinned=True):
+        number = parse_id(message_id)
+        if number is None or not await chat.set_message(self.db, number, pinned=True):
             raise ChatError("message_not_found", "pin")
         self.hub.publish(kind="messages", room=room_id)
 

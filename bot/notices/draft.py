@@ -26,7 +26,6 @@ from jinja2 import (
 
 from bot.notices.facts import CATEGORIES, Facts
 from bot.notices.regimes import applicable, load_guidance, requirements, steps_for
-from bot.notices.word import markdown_to_docx
 
 PACKAGE_TEMPLATES = Path(__file__).with_name("templates")
 LETTER = "notice.md.j2"
@@ -226,6 +225,8 @@ def _tidy(text: str) -> str:
 
 def render_docx(facts: Facts, *, notice_date: date, templates_dir: Path | str | None = None) -> bytes:
     """The same notice as a Word document (.docx bytes), converted from the Markdown draft."""
+    from bot.notices.word import markdown_to_docx  # python-docx is loaded when a letter is first made
+
     return markdown_to_docx(render_markdown(facts, notice_date=notice_date, templates_dir=templates_dir))
 
 

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from bot.zones import named_zone
 
 CATEGORIES: tuple[str, ...] = (
     "contact_details", "credentials", "government_id", "payment_card", "bank_account", "health", "other",
@@ -114,8 +116,8 @@ def _email(value: str) -> str:
 def _zone(value: str) -> str:
     """An IANA time zone name that this machine's time zone database knows."""
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        named_zone(value)
+    except ValueError:
         raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin' or "
                          "'America/New_York')") from None
     return value

@@ -126,6 +126,25 @@ def broadcasts(payloads: list[Any]) -> list[str]:
     return [text for payload in payloads for text in slack_parsed_texts(payload) if BROADCAST.search(text)]
 
 
+def as_words(typed: str) -> str:
+    """What Breachroom stores for text a person typed (NUL characters removed): a typed `@{UBOB}` or `#{C1}`
+    only looks like neutral markup, and a word joiner (invisible) after its `@` or `#` keeps it words."""
+    return re.sub(r"([@#])\{", "\\1\u2060{", typed.replace("\x00", ""))
+
+
+def stored_as_typed(parts: list[tuple[str, bool]]) -> str:
+    """The neutral text of (piece, typed as plain text?) pieces: each run of typed pieces `as_words`, the
+    mentions the platform made (and the words it showed for broadcasts) as they are."""
+    out, run = [], ""
+    for piece, typed in parts:
+        if typed:
+            run += piece
+        else:
+            out += [as_words(run), piece]
+            run = ""
+    return "".join([*out, as_words(run)])
+
+
 def slack_escape(text: str) -> str:
     """What Slack sends for text a person typed: `&`, `<` and `>` escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -134,21 +153,21 @@ def slack_escape(text: str) -> str:
 def typed_slack() -> st.SearchStrategy[tuple[str, str, frozenset[str]]]:
     """(what Slack sends, what Breachroom must store, the people mentioned) for text a person typed in Slack,
     with mentions picked from Slack's menu: people (kept as mentions), @channel/@here/@everyone and user groups
-    (kept as the words Slack showed)."""
-    plain = st.one_of(st.text(max_size=16), st.sampled_from(NASTY)).map(lambda s: (slack_escape(s), s, None))
-    person = st.sampled_from(sorted(PEOPLE)).map(lambda u: (f"<@{u}|{PEOPLE[u]}>", f"@{{{u}}}", u))
-    everyone = st.sampled_from(["channel", "here", "everyone"]).map(lambda b: (f"<!{b}>", f"@{b}", None))
+    (kept as the words Slack showed). Typed text is stored `as_words`."""
+    plain = st.one_of(st.text(max_size=16), st.sampled_from(NASTY)).map(lambda s: (slack_escape(s), s, None, True))
+    person = st.sampled_from(sorted(PEOPLE)).map(lambda u: (f"<@{u}|{PEOPLE[u]}>", f"@{{{u}}}", u, False))
+    everyone = st.sampled_from(["channel", "here", "everyone"]).map(lambda b: (f"<!{b}>", f"@{b}", None, False))
     group = st.sampled_from(sorted(GROUPS)).map(
-        lambda g: (f"<!subteam^{g}|@{GROUPS[g]}>", f"@{GROUPS[g]}", None))
+        lambda g: (f"<!subteam^{g}|@{GROUPS[g]}>", f"@{GROUPS[g]}", None, False))
     pieces = st.lists(st.one_of(plain, plain, person, everyone, group), max_size=12)
-    return pieces.map(lambda parts: ("".join(p[0] for p in parts), "".join(p[1] for p in parts),
+    return pieces.map(lambda parts: ("".join(p[0] for p in parts), stored_as_typed([(p[1], p[3]) for p in parts]),
                                      frozenset(p[2] for p in parts if p[2])))
 
 
 def typed_teams() -> st.SearchStrategy[tuple[str, list[dict[str, Any]], str, frozenset[str]]]:
     """(activity text, its mention entities, what Breachroom must store, people mentioned) for text typed in
     Teams: people's mentions (kept as mentions), and mentions of a tag, a channel, a team or the whole chat
-    (kept as words)."""
+    (kept as words). Typed text is stored `as_words`."""
     plain = st.one_of(st.text(max_size=16), st.sampled_from(NASTY)).map(
         lambda s: (html.escape(s, quote=False), None, s))
     people = {"29:bob": "Bob Jones", "29:carol": "Carol"}
@@ -165,7 +184,7 @@ def typed_teams() -> st.SearchStrategy[tuple[str, list[dict[str, Any]], str, fro
 
     def assemble(parts: list[tuple[str, Any, str]]) -> tuple[str, list[dict[str, Any]], str, frozenset[str]]:
         entities = [p[1] for p in parts if p[1] is not None]
-        stored = " ".join("".join(p[2] for p in parts).replace("\x00", "").replace("\xa0", " ").split())
+        stored = " ".join(stored_as_typed([(p[2], p[1] is None) for p in parts]).replace("\xa0", " ").split())
         mentioned = frozenset(p[1]["mentioned"]["id"] for p in parts
                               if p[1] is not None and p[1]["mentioned"]["id"].startswith("29:"))
         return "".join(p[0] for p in parts), entities, stored, mentioned

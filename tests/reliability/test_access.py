@@ -267,6 +267,103 @@ async def test_a_non_member_cannot_record_a_decision_in_any_way(bot: Bot) -> Non
     assert "Decision 1 recorded" in ack_text(ack)
 
 
+def card_button(card: dict[str, Any], label: str) -> dict[str, Any]:
+    """The button labelled `label` anywhere in a posted message's blocks."""
+    found = [e for b in card["blocks"] for e in (b.get("accessory"), *b.get("elements", []))
+             if isinstance(e, dict) and e.get("type") == "button" and e["text"]["text"] == label]
+    assert found, f"no {label!r} button"
+    return found[0]
+
+
+async def test_a_non_member_cannot_draft_edit_the_facts_record_clocks_or_mark_deadlines(bot: Bot) -> None:
+    room = await declare_room(bot, "Accounting share readable by everyone", user="UANN")
+    slack, channel = bot.slack, room["channel"]
+    incident = await the_incident(bot.db)
+    await bot.command("notice", channel=channel, user="UANN")  # a draft Eve could ask changes of
+    draft = (await slack.wait_for(lambda: said_in_room(slack, channel, "Client notice v1")))[-1].args
+    deadlines = slack.messages[(channel, slack.pinned_in(channel)[1])]
+    forms = len(slack.called("views.open"))
+    # Typed in the war room: answered privately, no form opened.
+    for command, doing in (("notice", "draft the client notice"), ("notice facts", "edit the notice facts"),
+                           ("clock", "record clock facts")):
+        _, ack = await bot.command(command, channel=channel, user="UEVE")
+        assert NOT_IN_ROOM in ack_text(ack) and doing in ack_text(ack), command
+    # The buttons: on the checklist, on the deadline card, on the draft (Mark done as an old card would carry it).
+    presses = [(room["ts"], actions_button(bot, room, "Draft client notice")),
+               (room["ts"], actions_button(bot, room, "Notice facts")),
+               (slack.pinned_in(channel)[1], card_button(deadlines, "Record clock facts")),
+               (room["ts"], card_button(draft, "Request changes")),
+               (slack.pinned_in(channel)[1], {"action_id": "clock.done#0", "value": f"{incident.id}|gdpr-art33"})]
+    for ts, pressed in presses:
+        status, _ = await bot.press(channel, ts, pressed["action_id"], pressed["value"], user="UEVE")
+        assert status == 200
+    await slack.wait_for(lambda: len(told(slack, "UEVE", NOT_IN_ROOM)) >= len(presses))
+    for doing in ("draft the client notice", "edit the notice facts", "record clock facts",
+                  "request changes to the client notice", "mark notification deadlines done"):
+        assert told(slack, "UEVE", doing), doing
+    # The forms themselves, sent anyway (old ones, or forged): refused, nothing of them kept.
+    for callback, meta, typed in (
+            ("notice.facts.submit", str(incident.id), {"company_name": "Evil Corp"}),
+            ("clock.submit", str(incident.id), {"why": "Because", "le_requested_by": "Nobody"}),
+            ("notice.changes.submit", card_button(draft, "Request changes")["value"], {"changes": "Say less"})):
+        view = {"type": "modal", "callback_id": callback, "private_metadata": meta,
+                "title": {"type": "plain_text", "text": "Form"}}
+        values = {name: {name: {"type": "plain_text_input", "value": value}} for name, value in typed.items()}
+        status, body = await bot.submit(view, values, user="UEVE", view_id=f"V{callback}")
+        assert status == 200 and not body, body
+    await slack.wait_for(lambda: len(told(slack, "UEVE", NOT_IN_ROOM)) >= len(presses) + 3)
+    await slack.settle()
+    assert len(slack.called("views.open")) == forms
+    assert await count(bot.db, NoticeDraft) == 1 and await count(bot.db, Decision) == 0
+    assert await count(bot.db, Workspace) == 0, "no company details were kept"
+    async with bot.db.reading() as session:
+        assert (await session.execute(sa.select(NoticeDraft.status))).scalar_one() == "draft"
+        assert (await session.execute(sa.text("SELECT count(*) FROM obligation_mark"))).scalar_one() == 0
+    assert (await the_incident(bot.db)).notice_facts == incident.notice_facts
+    assert not said_in_room(slack, channel, "Say less")
+    (entry,) = await refusals(bot.db, "UEVE")  # a flood within a minute: one entry, the first thing refused
+    assert entry.detail == "draft the client notice: not in the war room"
+    # Ann, in the room, opens the same forms as before.
+    for ts, pressed in presses[1:4]:
+        await bot.press(channel, ts, pressed["action_id"], pressed["value"], user="UANN")
+    await slack.wait_for(lambda: len(slack.called("views.open")) == forms + 3)
+
+
+async def test_people_in_a_war_room_invite_others_and_only_they_may(bot: Bot) -> None:
+    room = await declare_room(bot, "Shared mailbox password posted in a forum", user="UANN")
+    slack, channel = bot.slack, room["channel"]
+    invites = len(slack.called("conversations.invite"))
+    # Outside a war room: a clear sentence. From outside the room: refused. Typed names: not people.
+    _, ack = await bot.command("invite <@UEVE|eve>", user="UANN")
+    assert "works inside a war room channel" in ack_text(ack)
+    _, ack = await bot.command("invite <@UMAL|mal>", channel=channel, user="UEVE")
+    assert NOT_IN_ROOM in ack_text(ack) and "can invite people to it" in ack_text(ack)
+    _, ack = await bot.command("invite @eve", channel=channel, user="UANN")
+    assert "couldn't find a person in “@eve”" in ack_text(ack)
+    _, ack = await bot.command("invite", channel=channel, user="UANN")
+    assert "/breach invite @name @name" in ack_text(ack)
+    await slack.settle()
+    assert len(slack.called("conversations.invite")) == invites
+    # Ann, in the room, adds Eve and Fay (each once).
+    _, ack = await bot.command("invite <@UEVE|eve>, <@UFAY|fay> <@UEVE|eve>", channel=channel, user="UANN")
+    assert "Adding <@UEVE> and <@UFAY> to this war room" in ack_text(ack)
+    await slack.wait_for(lambda: said_in_room(slack, channel, "<@UANN> added <@UEVE> and <@UFAY> to this war room"))
+    assert slack.called("conversations.invite")[-1].args["users"] == "UEVE,UFAY"
+    assert {"UEVE", "UFAY"} <= slack.channels[channel]["members"]
+    async with bot.db.reading() as session:
+        (entry,) = (await session.execute(sa.select(TimelineEntry).where(
+            TimelineEntry.action == "member.invited"))).scalars()
+    assert (entry.actor, entry.detail, entry.incident_id) == ("UANN", "UEVE, UFAY", (await the_incident(bot.db)).id)
+    # Slack says they joined: Eve may press steps now, and invite others herself.
+    for user in ("UEVE", "UFAY"):
+        assert await member_event(bot, "member_joined_channel", user, channel) == 200
+    await press_step(bot, room, "network offline", "UEVE")
+    await slack.wait_for(lambda: "UEVE" in json.dumps(slack.messages[(channel, room["ts"])]["blocks"]))
+    _, ack = await bot.command("invite <@UFAY|fay>", channel=channel, user="UEVE")
+    assert "<@UFAY> is already in this war room" in ack_text(ack)
+    assert [e.actor for e in await refusals(bot.db)] == ["UEVE"]
+
+
 # ---- Slack: what only the incident's leads (or an admin) may do ------------------------------------------------
 
 
@@ -480,6 +577,7 @@ async def test_teams_a_non_member_press_is_refused_until_added_in_teams(teams: T
     chat_id = await open_war_room(teams)
     await teams.fake.settle(0.3)
     checklist_id = teams.fake.posts(chat_id)[0].id
+    asked = len(teams.graph.calls_to("GET", f"/chats/{chat_id}/members"))
     # Carol is in the office chat but not in the war room chat.
     for _ in range(2):
         status, answer = await teams.press(checklist_id, "Done", user=CAROL, conversation=chat_id)
@@ -488,15 +586,19 @@ async def test_teams_a_non_member_press_is_refused_until_added_in_teams(teams: T
     assert await teams.count(ChecklistItem, ChecklistItem.state == "done") == 0
     (entry,) = await refusals(teams.db, CAROL)
     assert "not in the war room" in entry.detail
-    # Someone adds Carol to the chat in Teams itself: Graph says she is in, and her press counts.
+    # Graph's answer is kept for a minute: two presses, one question.
+    assert len(teams.graph.calls_to("GET", f"/chats/{chat_id}/members")) == asked + 1
+    # Someone adds Carol to the chat in Teams itself: once Teams says so, Graph is asked again and her press counts.
     teams.graph.add_chat_member(chat_id, "aad-carol")
+    assert await teams.members_changed(chat_id, added=(CAROL,)) == 200
     status, answer = await teams.press(checklist_id, "Done", user=CAROL, conversation=chat_id)
     assert answer["type"] == "application/vnd.microsoft.card.adaptive" and "Carol" in card_text(answer["value"])
     async with teams.db.reading() as session:
         (item,) = (await session.execute(sa.select(ChecklistItem).where(ChecklistItem.state == "done"))).scalars()
     assert item.changed_by == CAROL
-    # Removed again: refused again (no minute has passed: still one entry).
+    # Removed again: refused again, once Teams says so (no minute has passed: still one entry).
     teams.graph.remove_chat_member(chat_id, "aad-carol")
+    assert await teams.members_changed(chat_id, removed=(CAROL,)) == 200
     _, answer = await teams.press(checklist_id, "Done", user=CAROL, conversation=chat_id)
     assert NOT_IN_ROOM in answer["value"]
     assert len(await refusals(teams.db, CAROL)) == 1
@@ -516,6 +618,24 @@ async def test_teams_a_non_member_cannot_record_a_decision(teams: Teams) -> None
     assert len(await refusals(teams.db, CAROL)) == 1
     # Nothing of it is said in the war room.
     assert not [s for s in teams.fake.posts(chat_id) if s.cards() and "Tell nobody" in card_text(s.cards()[0])]
+
+
+async def test_teams_a_non_member_cannot_draft_edit_the_facts_or_record_clocks(teams: Teams) -> None:  # noqa: F811
+    chat_id = await open_war_room(teams)
+    await teams.fake.settle(0.3)
+    checklist_id = teams.fake.posts(chat_id)[0].id
+    for title, doing in (("Notice facts", "edit the notice facts"), ("Draft client notice", "draft the client notice")):
+        _, answer = await teams.press(checklist_id, title, user=CAROL, conversation=chat_id)
+        assert NOT_IN_ROOM in answer["value"] and doing in answer["value"], title
+    assert await teams.say("clock", user=CAROL, conversation=chat_id, kind="groupChat") == 200
+    await teams.fake.wait_for(lambda: teams_told(teams, CAROL, "record clock facts"))
+    await teams.fake.settle(0.3)
+    assert not [s for s in teams.fake.sent if s.cards() and "Input." in json.dumps(s.cards())], "no form for her"
+    assert await teams.count(NoticeDraft) == 0
+    assert len(await refusals(teams.db, CAROL)) == 1
+    # Bob, in the room, gets the form.
+    _, answer = await teams.press(checklist_id, "Notice facts", user=BOB, conversation=chat_id)
+    assert "The form is below" in answer["value"]
 
 
 async def test_teams_only_the_leads_approve_close_reopen_and_change_the_responder(teams: Teams) -> None:  # noqa: F811

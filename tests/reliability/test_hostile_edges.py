@@ -1,6 +1,7 @@
 """The edges of hostile input, one by one: the 1 MB limit on each endpoint, NUL characters on each platform,
-mentions as each adapter reads and draws them, and the bugs the hostile-input tests found elsewhere (strict
-xfails: each passes, and so fails, once its bug is fixed).
+mentions as each adapter reads and draws them (typed text that only looks like a mention stays words), and the
+bugs the hostile-input tests found elsewhere, each pinned by the behaviour that fixed it. A bug found and not yet
+fixed is pinned here by a strict xfail (it passes, and so fails, once the bug is fixed): see KNOWN_BUGS.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from storage.models import Decision, Incident, Workspace
 from tests.conftest import Bot, declare_room
 from tests.local_http import serve
 from tests.reliability.hostile import BROADCAST, MB, NASTY, SORRY, hostile, raw_text, typed_slack, typed_teams
-from tests.reliability.test_hostile_input import KNOWN_BUGS, NOT_SAVED
+from tests.reliability.test_hostile_input import NOT_SAVED
 from tests.teams_fake import FakeTeams, activity
 from tests.test_console import Person, console_settings
 from tests.test_teams_hosting import teams_settings
@@ -148,6 +149,60 @@ async def test_the_console_strips_nul_from_typed_text_and_form_values(console_pe
 # ---- mentions: read as neutral markup, drawn back safely -----------------------------------------------------
 
 
+async def test_slack_a_typed_mention_token_names_nobody(bot: Bot) -> None:
+    # `@{UBOB}` typed (not picked from Slack's list) is words: it sets no one, notifies no one.
+    _, answer = await bot.command("responder @{UBOB}")
+    assert "couldn't find one person" in answer["text"]
+    assert await _count(bot.db, Workspace) == 0
+    room = (await declare_room(bot))["channel"]
+    status, _ = await bot.command("decision Call @{UBOB} and <@UCAROL|carol> about #{CPUBLIC1}", channel=room)
+    assert status == 200
+    await bot.slack.wait_for(lambda: [c for c in bot.slack.called("chat.postMessage")
+                                      if c.args.get("channel") == room and "Decision 1" in json.dumps(c.args)])
+    async with bot.db.reading() as session:
+        incident_id = (await session.execute(sa.select(Incident.id))).scalar_one()
+    view = {"type": "modal", "callback_id": "decision.submit", "private_metadata": str(incident_id)}
+    status, _ = await bot.submit(view, {"decision": {"d": {"type": "plain_text_input", "value": "Ask @{UBOB}"}}})
+    assert status == 200
+    posted = await bot.slack.wait_for(lambda: [c.args for c in bot.slack.called("chat.postMessage")
+                                               if c.args.get("channel") == room and "Decision 2" in json.dumps(c.args)])
+    drawn = json.dumps([c.args for c in bot.slack.called("chat.postMessage") if c.args.get("channel") == room])
+    assert "<@UCAROL>" in drawn, "a person picked from Slack's list is still a mention"
+    assert "<@UBOB>" not in drawn and "<#CPUBLIC1>" not in drawn
+    assert "@\u2060{UBOB}" in json.dumps(posted, ensure_ascii=False), "shown as typed (the joiner is invisible)"
+
+
+async def test_teams_a_typed_mention_token_names_nobody(teams_url: tuple[str, FakeTeams], db: Database) -> None:
+    url, fake = teams_url
+    async with aiohttp.ClientSession() as http:
+        for n, (text, mentions) in enumerate((("responder @{29:bob}", None),
+                                              ("responder <at>Bob</at>", {"Bob": "29:bob"}))):
+            body = activity(fake, text, activity_id=f"typed-{n}", bot_mentioned=True, mentions=mentions)
+            async with http.post(f"{url}/api/messages", json=body) as response:
+                assert response.status == 200
+            await fake.wait_for(lambda n=n: len(fake.sent) > n)
+            async with db.reading() as session:
+                responder = (await session.execute(sa.select(Workspace.responder_id))).scalar()
+            assert responder == (None if n == 0 else "29:bob")
+    assert "find one person" in json.dumps(fake.sent[0].body)
+
+
+async def test_the_console_a_typed_mention_token_names_nobody(console_person: Person, db: Database) -> None:
+    bob = await Person(console_person.url).named("Bob")
+    try:
+        await console_person.type("/breach responder @{web-bob}")
+        assert "find one person" in await console_person.html()
+        await console_person.type("Is @{web-bob} in? And @Bob?")
+        html = await bob.html()
+        assert html.count('class="mention"') == 2, "the author and the @Bob picked by name, not the typed token"
+        assert "@\u2060{web-bob}" in html
+        await console_person.type("/breach responder @Bob")
+        async with db.reading() as session:
+            assert (await session.execute(sa.select(Workspace.responder_id))).scalar_one() == bob.id
+    finally:
+        await bob.close()
+
+
 @hostile(400)
 @given(typed=typed_slack())
 def test_slack_text_is_read_as_typed_with_broadcasts_as_words(typed: tuple[str, str, frozenset[str]]) -> None:
@@ -193,26 +248,62 @@ def test_the_shape_checks_answer_anything_without_failing(body: Any) -> None:
             assert "\x00" not in teams_inbound.invocation(teams_inbound.clean(body)).text
 
 
-# ---- bugs found elsewhere: each stays visible here until it is fixed -----------------------------------------
+# ---- bugs found elsewhere, fixed: each stays pinned here ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["long time zone"])
-async def test_known_bug_a_long_time_zone_name_is_refused_clearly(bot: Bot) -> None:
-    status, answer = await bot.command("timezone " + "x" * 300)
-    assert status == 200
-    assert SORRY not in answer["text"] and "time zone" in answer["text"]
+async def test_a_long_time_zone_name_is_refused_clearly(bot: Bot) -> None:
+    for name in ("x" * 300, "Europe/" + "B" * 5000, "Europe/../../etc/passwd", "/etc/localtime"):
+        status, answer = await bot.command("timezone " + name)
+        assert status == 200
+        assert SORRY not in answer["text"] and "I don't know the time zone" in answer["text"]
+    assert await _count(bot.db, Workspace) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["ids"])
-async def test_known_bug_a_form_for_an_impossible_incident_is_out_of_date(bot: Bot) -> None:
-    view = {"type": "modal", "callback_id": "decision.submit", "private_metadata": "9" * 20}
+def said_to(bot: Bot, user: str, words: str) -> list[Any]:
+    """What `user` was told privately that holds `words` (after a form: by direct message)."""
+    return [c for c in bot.slack.calls if c.method in ("chat.postMessage", "chat.postEphemeral")
+            and user in (c.args.get("channel"), c.args.get("user")) and words in json.dumps(c.args)]
+
+
+@pytest.mark.parametrize("number", ["2147483648", "9" * 19, "9" * 5000, "²", "１٢"])
+async def test_a_button_or_form_for_an_impossible_incident_is_out_of_date(bot: Bot, number: str) -> None:
+    room = await declare_room(bot)
+    view = {"type": "modal", "callback_id": "decision.submit", "private_metadata": number}
     status, answer = await bot.submit(view, {"decision": {"d": {"type": "plain_text_input", "value": "x"}}})
-    assert status == 200
-    assert NOT_SAVED not in json.dumps(answer)
+    assert status == 200 and NOT_SAVED not in json.dumps(answer)
+    for action, value in (("item.toggle", f"{number}:network-offline:done"), ("clock.done", f"{number}|gdpr-art33"),
+                          ("incident.close", f"{number}:force"), ("notice.approve", number),
+                          ("clock.open", number)):
+        status, _ = await bot.press(room["channel"], room["ts"], f"{action}#1", value)
+        assert status == 200
+    await bot.slack.wait_for(lambda: len(said_to(bot, "UANN", "out of date")) >= 6)
+    await bot.slack.settle()
+    assert not said_to(bot, "UANN", "Something went wrong") and not said_to(bot, "UANN", NOT_SAVED)
+    async with bot.db.reading() as session:
+        assert (await session.execute(sa.select(sa.func.count()).select_from(Decision))).scalar_one() == 0
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["settings row"])
-async def test_known_bug_a_refused_announce_stores_nothing(bot: Bot) -> None:
+async def test_a_refused_announce_stores_nothing(bot: Bot) -> None:
     status, answer = await bot.command("announce nowhere")
     assert status == 200 and "couldn't find one channel" in answer["text"]
+    status, answer = await bot.command("announce")
+    assert status == 200 and "not announced anywhere yet" in answer["text"]
+    assert await _count(bot.db, Workspace) == 0
+    status, answer = await bot.command("announce <#CANN|announcements>")
+    assert "will be announced in <#CANN>" in answer["text"]
+    assert await _count(bot.db, Workspace) == 1
+
+
+async def test_a_notice_facts_form_from_another_workspace_stores_nothing(bot: Bot) -> None:
+    await declare_room(bot)
+    async with bot.db.reading() as session:
+        incident_id = (await session.execute(sa.select(Incident.id))).scalar_one()
+    typed = {"company_name": {"c": {"type": "plain_text_input", "value": "Evil Corp"}}}
+    status, _ = await bot.interact({
+        "type": "view_submission", "team": {"id": "T0EVIL", "domain": "evil"},
+        "user": {"id": "UEVIL", "team_id": "T0EVIL"}, "api_app_id": "A1",
+        "view": {"type": "modal", "callback_id": "notice.facts.submit", "private_metadata": str(incident_id),
+                 "id": "VEVIL", "state": {"values": typed}}})
+    assert status == 200
+    await bot.slack.wait_for(lambda: said_to(bot, "UEVIL", "can't find that incident"))
     assert await _count(bot.db, Workspace) == 0

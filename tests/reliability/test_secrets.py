@@ -204,7 +204,7 @@ async def test_a_whole_incident_logs_and_answers_no_secret_and_stores_ciphertext
     assert SUMMARY in said and DECISION in said and RATIONALE in said
 
     records = list(logged(caplog.records))
-    assert [r for r, _ in records if r.name == "bot.decisions" and r.levelno == logging.WARNING]  # the failed post
+    assert [r for r, _ in records if r.name == "bot.outbox" and r.levelno == logging.WARNING]  # the failed post
     found: dict[tuple[str, str], set[str]] = {}
     for record, text in records:
         if leaks(text) and (record.name.split(".")[0] in OURS or record.levelno >= logging.INFO):

@@ -123,8 +123,12 @@ class Bench:
                 and self.api.complete_count >= self.sizes.incidents:
             self.memory = {"incidents": self.api.complete_count, "rss_mb": round(self.bot.rss_mb(), 1)}
 
-    async def updates_done(self, timeout: float = 60.0) -> bool:
-        return await self.api.wait_until(lambda: len(self.api.updates) >= self.updates_expected, timeout)
+    async def updates_done(self, timeout: float = 5.0) -> bool:
+        """Every press is on screen: an update per press, or fewer when one update already showed several presses
+        (the bot never draws a state older than one it has drawn), and then nothing more coming."""
+        done = await self.api.wait_until(lambda: len(self.api.updates) >= self.updates_expected, timeout)
+        await self.api.quiet(0.3)
+        return done
 
     # ---- the phases --------------------------------------------------------------------------
     async def start_bot(self, database_url: str, log_name: str) -> tuple[Served, float]:

@@ -83,15 +83,14 @@ def first_build(incident: Incident, lease: timedelta) -> dict[str, object]:
 async def build(core: Core, incident_id: int, port: ChatPort, *, declared: Incident | None = None) -> None:
     """One attempt at the war room of `incident_id`, unless another attempt holds the build.
 
-    `declared` is the incident just stored with its `first_build`: its lease is this process's, unless the
-    attempt starts so late (a long queue) that a sweep may have taken it meanwhile.
+    `declared` is the incident just stored with its `first_build`: its lease is this process's and is renewed
+    here, unless a sweep has taken the build since (the attempt started after the lease ran out: a long queue,
+    a stalled process). Renewing, not trusting the clock, is what keeps a room from being created twice.
     """
     if incident_id in _building:
         return
     now = core.clock()
-    if declared is not None and now - declared.declared_at < core.build_lease / 2:
-        pass
-    elif declared is not None:
+    if declared is not None:
         if not await builds.keep(core.db, incident_id, declared.declared_at, now, core.build_lease):
             return
     elif await builds.claim(core.db, incident_id, now, core.build_lease) is None:

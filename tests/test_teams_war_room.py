@@ -358,6 +358,11 @@ async def test_graph_429_is_waited_out_and_the_war_room_still_opens(teams: Teams
     teams.graph.fail("POST", re.compile(r"^/chats$"), 429, times=1, retry_after=1)
     chat_id = await open_war_room(teams)
     assert len(teams.graph.calls_to("POST", re.compile(r"^/chats$"))) == 2
+    # The checklist goes out as the chat is recorded (bot/war_room.py): the record follows within moments.
+    for _ in range(100):
+        if (await teams.incident()).channel_id is not None:
+            break
+        await asyncio.sleep(0.05)
     assert (await teams.incident()).channel_id == chat_id
 
 
@@ -460,4 +465,9 @@ async def test_graph_503_is_retried_and_the_war_room_still_opens(teams: Teams) -
     teams.graph.fail("POST", re.compile(r"^/chats$"), 503, times=1)
     chat_id = await open_war_room(teams)
     assert len(teams.graph.calls_to("POST", re.compile(r"^/chats$"))) == 2
+    # The checklist goes out as the chat is recorded (bot/war_room.py): the record follows within moments.
+    for _ in range(100):
+        if (await teams.incident()).channel_id is not None:
+            break
+        await asyncio.sleep(0.05)
     assert (await teams.incident()).channel_id == chat_id

@@ -4,6 +4,7 @@ OpenID metadata with its signing keys, plus tokens signed the way the Bot Connec
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import time
@@ -45,6 +46,14 @@ class Sent:
 
 def signing_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@functools.cache
+def served_key() -> rsa.RSAPrivateKey:
+    """The key every test's fake serves as `key-1`: one per test process. botbuilder keeps the keys it fetched by
+    the metadata address for the whole process, and a later test's fake may be given an earlier one's port: a key
+    made per test would then be checked against the earlier test's (a 401 now and then)."""
+    return signing_key()
 
 
 class FakeTeams:

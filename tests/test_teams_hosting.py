@@ -24,7 +24,7 @@ from breachroom.settings import Settings
 from storage.db import Database
 from storage.models import Decision, Incident, TimelineEntry, Workspace
 from tests.conftest import serve
-from tests.teams_fake import TENANT, FakeTeams, activity, signing_key
+from tests.teams_fake import TENANT, FakeTeams, activity, served_key, signing_key
 from tests.test_cli import COMMAND, environment, free_port, one_line_error, run
 
 APP_ID = "8c3a4d8e-5b1f-4f3a-9a53-0c3f2b7d6e11"
@@ -74,7 +74,7 @@ async def _served(settings: Settings, fake: FakeTeams, db: Database) -> AsyncIte
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTeams]:
     teams = await FakeTeams().start()
-    teams.keys["key-1"] = signing_key()
+    teams.keys["key-1"] = served_key()
     yield teams
     await teams.stop()
 

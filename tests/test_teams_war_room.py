@@ -22,7 +22,7 @@ from storage.models import ChecklistItem, Decision, Incident, NoticeDraft, Timel
 from tests.conftest import serve
 from tests.entra_fake import FakeEntra, entra  # noqa: F401  (the fixture)
 from tests.graph_fake import FakeGraph
-from tests.teams_fake import TENANT, FakeTeams, account, activity, find_action, press, signing_key
+from tests.teams_fake import TENANT, FakeTeams, account, activity, find_action, press, served_key
 from tests.test_teams_cards import check_card
 from tests.test_teams_hosting import APP_ID, teams_settings
 
@@ -94,7 +94,7 @@ class Teams:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTeams]:
     teams = await FakeTeams().start()
-    teams.keys["key-1"] = signing_key()
+    teams.keys["key-1"] = served_key()
     # The office chat has Ann, Bob and Carol; each has the app installed personally.
     teams.members[OFFICE] = {u: account(u) for u in (ANN, BOB, CAROL)}
     teams.installed_for |= {ANN, BOB, CAROL}

@@ -43,7 +43,7 @@ from typing import TypeVar
 from bot import drills, views
 from bot.cards import mention, room
 from bot.core import Core, Reply
-from bot.domain import Actor
+from bot.domain import Actor, parse_id
 from storage import queries
 from storage.models import Incident, Workspace
 
@@ -177,6 +177,22 @@ async def refuse(core: Core, actor: Actor, what: str, text: str, *, incident: In
             queries.record(session, platform=actor.platform, team_id=actor.team_id, actor=actor.user_id,
                            action=REFUSED, detail=what, at=now, incident_id=incident.id)
     return drills.scoped(incident, Reply(card=views.note(text)))
+
+
+async def member_form(core: Core, actor: Actor, value: str, *, stale: str, what: str,
+                      doing: str) -> Incident | Reply:
+    """The incident a war-room form was sent for, when the sender is in its room; else the answer to give them
+    (`stale`: the form names no incident; refused, recorded as `what`, when they are not in the room)."""
+    incident_id = parse_id(value)
+    if incident_id is None:
+        return Reply(card=views.note(stale))
+    async with core.db.reading() as session:
+        incident = await queries.incident(session, incident_id)
+    if incident is None or incident.team_id != actor.team_id:
+        return Reply(card=views.note("I can't find that incident any more."))
+    if not await in_room(core, actor, incident):
+        return await refuse(core, actor, what, not_in_room(incident, doing), incident=incident)
+    return incident
 
 
 def not_in_room(incident: Incident, doing: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from bot import access, clocks, drills, incident_facts, notice_facts, outbox, views
 from bot.cards import Card, Form, FormErrors, FormField, Option, Text, mention
 from bot.core import Core, Reply
-from bot.domain import Actor, parse_id
+from bot.domain import Actor
 from bot.notices.facts import FactsError, parse_facts
 from bot.ports import ChatPort
 from storage import queries
@@ -123,16 +123,10 @@ def _shown(value: Any) -> str:
 async def submit_clock(core: Core, actor: Actor, value: str, values: Mapping[str, object]) -> Reply:
     """Record each changed clock fact as a decision (who, when, why); the card and reminders follow. Only the
     people in the war room may (a form sent anyway, old or forged, is refused and nothing of it kept)."""
-    incident_id = parse_id(value)
-    if incident_id is None:
-        return Reply(card=views.note("That form is out of date. Type `/breach clock` again."))
-    async with core.db.reading() as session:
-        incident = await queries.incident(session, incident_id)
-    if incident is None or incident.team_id != actor.team_id:
-        return Reply(card=views.note("I can't find that incident any more."))
-    if not await access.in_room(core, actor, incident):
-        return await access.refuse(core, actor, "record clock facts: not in the war room",
-                                   access.not_in_room(incident, RECORD), incident=incident)
+    incident = await access.member_form(core, actor, value, stale="That form is out of date. Type `/breach clock` "
+                                        "again.", what="record clock facts: not in the war room", doing=RECORD)
+    if isinstance(incident, Reply):
+        return incident
     current = await incident_facts.raw_facts(core, incident)
     changes: dict[str, Any] = {}
     for kind in EVENTS:

@@ -99,16 +99,12 @@ def text_value(values: Mapping[str, object], name: str) -> str | None:
 async def submit_facts(core: Core, actor: Actor, value: str, values: Mapping[str, object]) -> Reply:
     """Check the facts exactly as a facts file is checked; store them; errors go next to their fields. Only the
     people in the war room may; a refused or out-of-date form stores nothing (not even the workspace's row)."""
-    incident_id = parse_id(value)
-    if incident_id is None:
-        return Reply(card=views.note("That form is out of date. Press Notice facts again."))
-    async with core.db.reading() as session:
-        about = await queries.incident(session, incident_id)
-    if about is None or about.team_id != actor.team_id:
-        return Reply(card=views.note("I can't find that incident any more."))
-    if not await access.in_room(core, actor, about):
-        return await access.refuse(core, actor, "save the notice facts: not in the war room",
-                                   access.not_in_room(about, EDIT), incident=about)
+    about = await access.member_form(core, actor, value, stale="That form is out of date. Press Notice facts again.",
+                                     what="save the notice facts: not in the war room", doing=EDIT)
+    if isinstance(about, Reply):
+        return about
+    incident_id = about.id
+    assert incident_id is not None
     errors: dict[str, str] = {}
     regions: dict[str, int] = {}
     region_text = text_value(values, "regions")
